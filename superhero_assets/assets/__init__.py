@@ -1,0 +1,1 @@
+"""Software-defined assets: the raw landing, the five tables, quarantine and their checks."""

@@ -1,0 +1,1 @@
+"""Dagster-free logic: contracts, settings and the pieces the assets call."""

@@ -1,0 +1,6 @@
+"""Dagster resources: thin, configurable wrappers around Kafka, Redis and the output store."""
+
+from superhero_assets.resources.kafka import KafkaResource
+from superhero_assets.resources.redis_state import RedisStateResource
+
+__all__ = ["KafkaResource", "RedisStateResource"]
