@@ -1,0 +1,51 @@
+"""Shared fixtures. Integration tests use the real Kafka and Redis that `superhero stack up` starts.
+
+The test stack runs on its own ports and state folder, so it never touches a developer's
+demo stack. `make test` starts it before pytest and stops it after; run alone, pytest
+starts it on first use and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from superhero_assets.core.settings import Settings
+
+TEST_STACK_ENV = {
+    "SUPERHERO_STATE_DIR": ".superhero-test",
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092",
+    "KAFKA_CONTROLLER_PORT": "19093",
+    "REDIS_PORT": "16379",
+}
+for _name, _value in TEST_STACK_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+
+def superhero(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
+    """Run the real `superhero` CLI in a subprocess and return the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "superhero_assets.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack() -> Settings:
+    """The test stack's settings, with Kafka and Redis up and usable."""
+    from superhero_assets.stack import manager
+
+    settings = Settings.from_env()
+    already_up = all(st.healthy for st in manager.status(settings))
+    if not already_up:
+        result = superhero("stack", "up")
+        assert result.returncode == 0, f"stack up failed:\n{result.stdout}\n{result.stderr}"
+    yield settings
+    if not already_up:
+        superhero("stack", "down")
