@@ -1,0 +1,43 @@
+# The README's two commands: `make demo` (the main job end to end) and `make test`.
+# Everything else they need (the venv, Kafka's jars, redis-server) they install themselves.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The test stack lives on its own ports and state folder, beside any demo stack.
+TEST_ENV := SUPERHERO_STATE_DIR=.superhero-test KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 \
+	KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379
+
+.PHONY: demo test venv lint stack-up stack-down clean
+
+$(BIN)/superhero: pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is needed (python3.11 or python3 on PATH)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "error: $(PYTHON) is older than 3.11; install Python 3.11+ or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+venv: $(BIN)/superhero
+
+demo: venv
+	$(BIN)/superhero demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: venv lint
+	$(TEST_ENV) $(BIN)/superhero stack up
+	$(TEST_ENV) $(BIN)/pytest; status=$$?; $(TEST_ENV) $(BIN)/superhero stack down; exit $$status
+
+stack-up: venv
+	$(BIN)/superhero stack up
+
+stack-down: venv
+	$(BIN)/superhero stack down
+
+clean: venv
+	$(BIN)/superhero stack down --purge
+	$(TEST_ENV) $(BIN)/superhero stack down --purge
