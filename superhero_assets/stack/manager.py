@@ -87,7 +87,8 @@ def _wait_until(
                 f"({record.log_file}):\n{procs.tail(record.log_file)}"
             )
         with contextlib.suppress(Exception):
-            if ready():
+            # A probe that only succeeds after the deadline still counts as a timeout.
+            if ready() and time.monotonic() < deadline:
                 return
         time.sleep(0.5)
     where = (
