@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     stack.set_defaults(handler=_stack)
 
+    from superhero_assets import elt_cli
+
+    elt_cli.register(sub)
+
     demo = sub.add_parser("demo", help="the main job end to end (for now: stack + round trip)")
     demo.set_defaults(handler=_demo)
     return parser

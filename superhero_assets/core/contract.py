@@ -1,6 +1,12 @@
-"""The single source of truth for names other systems depend on: topics and their partitions."""
+"""The single source of truth for names other systems depend on.
+
+Topics and their partitions, the Redis keys users know from the original README, and the
+exact Arrow schema of every table the loader writes.
+"""
 
 from __future__ import annotations
+
+import pyarrow as pa
 
 # The original system created these topics idempotently at start-up, replication 1.
 TOPIC_PARTITIONS: dict[str, int] = {
@@ -8,6 +14,144 @@ TOPIC_PARTITIONS: dict[str, int] = {
     "lib.server.lobby": 2,
     "client.__main__": 1,
 }
+# The topics the batch ELT loads.
+SOURCE_TOPICS: tuple[str, ...] = ("lib.server.lobby", "lib.server.game")
 
 # A one-partition topic the stack uses to prove the broker works end to end.
 PROBE_TOPIC = "superhero.stack.probe"
+
+
+def last_offset_key(topic: str) -> str:
+    """JSON object {partition: last offset loaded}; the README's reset sets it to -1."""
+    return f"kafka.partitions.{topic}.state.last_offset"
+
+
+def counts_key(topic: str) -> str:
+    """JSON object {partition: messages loaded so far}; the README's reset sets it to {"": 0}."""
+    return f"kafka.partitions.{topic}.state.counts"
+
+
+def lock_key(topic: str) -> str:
+    return f"superhero.elt.lock.{topic}"
+
+
+def fence_key(topic: str) -> str:
+    """A counter whose every value is handed out once, as a fencing token."""
+    return f"superhero.elt.fence.{topic}"
+
+
+TS_MS = pa.timestamp("ms")
+# Parquet has no seconds unit: pyarrow writes timestamp[s] as timestamp[ms] of whole seconds.
+TS_S = pa.timestamp("s")
+
+RAW_MESSAGES = pa.schema(
+    [
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("timestamp", TS_MS),
+        ("timestamp_type", pa.int8()),
+        ("key", pa.binary()),
+        ("headers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))),
+        ("value", pa.binary()),
+    ]
+)
+
+ETL_META = pa.schema(
+    [
+        ("etl_id", pa.string()),
+        ("service", pa.string()),
+        ("mode", pa.string()),
+        ("timestamp_start", TS_MS),
+        ("timestamp_end", TS_MS),
+    ]
+)
+
+BUFFER_META = pa.schema(
+    [
+        ("etl_id", pa.string()),
+        ("msg_id", pa.string()),
+        ("checksum", pa.string()),
+        ("headers", pa.list_(pa.string())),
+        ("key", pa.string()),
+        ("offset", pa.uint64()),
+        ("partition", pa.uint8()),
+        ("serialized_key_size", pa.int16()),
+        ("serialized_value_size", pa.int16()),
+        ("timestamp", TS_MS),
+        ("timestamp_type", pa.uint8()),
+        ("topic", pa.string()),
+        ("_is_protocol", pa.bool_()),
+    ]
+)
+
+LOG_META = pa.schema(
+    [
+        ("etl_id", pa.string()),
+        ("msg_id", pa.string()),
+        ("level", pa.string()),
+        ("timestamp", TS_MS),
+        ("name", pa.string()),
+        ("log_message", pa.string()),
+    ]
+)
+
+LIB_SERVER_LOBBY = pa.schema(
+    [
+        ("etl_id", pa.string()),
+        ("msg_id", pa.string()),
+        ("timestamp", TS_S),
+        ("game_token", pa.string()),
+        ("user_token", pa.string()),
+        ("superhero_id", pa.uint16()),
+        ("superhero_attack", pa.uint64()),
+        ("superhero_health", pa.uint64()),
+    ]
+)
+
+LIB_SERVER_GAME = pa.schema(
+    [
+        ("etl_id", pa.string()),
+        ("msg_id", pa.string()),
+        ("timestamp", TS_S),
+        ("game_token", pa.string()),
+        ("user_token", pa.string()),
+        ("action", pa.string()),
+        ("enemy_token", pa.string()),
+        ("enemy_damage", pa.uint64()),
+        ("enemy_health_prior", pa.uint64()),
+        ("enemy_health_post", pa.uint64()),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        ("etl_id", pa.string()),
+        ("msg_id", pa.string()),
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("timestamp", TS_MS),
+        ("error", pa.string()),
+        ("value", pa.binary()),
+    ]
+)
+
+# Every table the ELT derives from raw_messages, in the order they are written.
+TABLES: dict[str, pa.Schema] = {
+    "etl_meta": ETL_META,
+    "buffer_meta": BUFFER_META,
+    "log_meta": LOG_META,
+    "lib_server_lobby": LIB_SERVER_LOBBY,
+    "lib_server_game": LIB_SERVER_GAME,
+    "quarantine": QUARANTINE,
+}
+# Per-message tables, written one file per planned chunk of offsets.
+CHUNKED_TABLES = ("buffer_meta", "log_meta", "lib_server_lobby", "lib_server_game", "quarantine")
+
+
+def schema_on_read(schema: pa.Schema) -> pa.Schema:
+    """The schema a Parquet reader sees: timestamp[s] columns come back as timestamp[ms]."""
+    return pa.schema(
+        [pa.field(f.name, TS_MS) if f.type == TS_S else f for f in schema],
+    )

@@ -1,15 +1,39 @@
 """The Kafka cluster the game logs to."""
 
+from typing import Any
+
 import dagster as dg
 from pydantic import Field
 
 
 class KafkaResource(dg.ConfigurableResource):
-    """Kafka connection settings; defaults match `superhero stack up`."""
+    """Kafka connection: bootstrap servers plus any librdkafka setting, security included."""
 
     bootstrap_servers: str = Field(
-        default="127.0.0.1:9092", description="KAFKA_BOOTSTRAP_SERVERS of the game's Kafka."
+        default="localhost:9092", description="KAFKA_BOOTSTRAP_SERVERS of the game's Kafka."
+    )
+    security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_mechanism: str | None = Field(default=None, description="For example SCRAM-SHA-512.")
+    sasl_username: str | None = Field(default=None, description="Via dg.EnvVar.")
+    sasl_password: str | None = Field(default=None, description="Via dg.EnvVar.")
+    ssl_ca_location: str | None = Field(default=None, description="CA bundle for SSL.")
+    extra_config: dict[str, str] = Field(
+        default_factory=dict, description="Any other librdkafka setting, passed as is."
     )
 
-    def client_config(self) -> dict[str, object]:
-        return {"bootstrap.servers": self.bootstrap_servers}
+    def client_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        optional = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+        }
+        config.update({k: v for k, v in optional.items() if v})
+        config.update(self.extra_config)
+        return config

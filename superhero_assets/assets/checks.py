@@ -1,0 +1,114 @@
+"""Asset checks: one question each; the blocking ones guard the Redis commit downstream."""
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from superhero_assets.core import checks, contract
+from superhero_assets.resources import BatchLoaderResource
+
+QUARANTINE_WARN_RATE = 0.01
+
+
+def _schema_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=table, name=f"{table}_schema_matches_contract", blocking=True)
+    def check(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
+        store = loader.output.store()
+        plan = checks.plan_for_run(store, context.op_execution_context.run_id)
+        files = checks.run_files(store, plan, table) if plan else []
+        bad = checks.schema_mismatches(store, table, files)
+        return dg.AssetCheckResult(
+            passed=not bad,
+            metadata={"files_checked": len(files), "mismatches": dg.MetadataValue.json(bad)},
+        )
+
+    check.__doc__ = f"Every {table} file written this run has exactly the contract's schema."
+    return check
+
+
+def _with_plan(fn: Callable) -> Callable:
+    """Run a check against this run's plan; a run that loaded nothing passes trivially."""
+
+    def wrapper(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
+        store = loader.output.store()
+        plan = checks.plan_for_run(store, context.op_execution_context.run_id)
+        if plan is None:
+            return dg.AssetCheckResult(passed=True, metadata={"note": "nothing loaded this run"})
+        return fn(store, plan)
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+@dg.asset_check(asset="buffer_meta", blocking=True)
+@_with_plan
+def buffer_meta_rows_equal_messages_read(store, plan):
+    """buffer_meta has one row for every message read this run."""
+    read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
+    rows = checks.row_count(store, checks.run_files(store, plan, "buffer_meta"))
+    return dg.AssetCheckResult(passed=rows == read, metadata={"read": read, "rows": rows})
+
+
+@dg.asset_check(asset="lib_server_lobby", blocking=True)
+@_with_plan
+def lobby_rows_equal_participants(store, plan):
+    """lib_server_lobby has one row per participant of every loaded 'Starting Match'."""
+    expected = checks.expected_lobby_rows(store, plan)
+    rows = checks.row_count(store, checks.run_files(store, plan, "lib_server_lobby"))
+    return dg.AssetCheckResult(
+        passed=rows == expected, metadata={"expected": expected, "rows": rows}
+    )
+
+
+@dg.asset_check(asset="lib_server_game", blocking=True)
+@_with_plan
+def game_rows_equal_attacks(store, plan):
+    """lib_server_game has one row per loaded 'Attack Completed'."""
+    expected = checks.attack_messages(store, plan)
+    rows = checks.row_count(store, checks.run_files(store, plan, "lib_server_game"))
+    return dg.AssetCheckResult(
+        passed=rows == expected, metadata={"expected": expected, "rows": rows}
+    )
+
+
+@dg.asset_check(asset="buffer_meta", blocking=True)
+def buffer_meta_msg_id_unique(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
+    """No message appears twice in buffer_meta: exactly-once, over the whole table."""
+    duplicates = checks.duplicate_msg_ids(loader.output.store(), "buffer_meta")
+    return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicates": duplicates})
+
+
+@dg.asset_check(asset="buffer_meta", blocking=True)
+def buffer_meta_offsets_contiguous(
+    context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource
+):
+    """Offsets are contiguous per partition, apart from gaps the manifest records."""
+    holes = checks.offset_holes(loader.output.store())
+    return dg.AssetCheckResult(passed=not holes, metadata={"holes": dg.MetadataValue.json(holes)})
+
+
+@dg.asset_check(asset="quarantine")
+@_with_plan
+def quarantine_rate_is_low(store, plan):
+    """Under 1% of this run's messages were quarantined (a warning, not a stop)."""
+    read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
+    bad = checks.row_count(store, checks.run_files(store, plan, "quarantine"))
+    rate = bad / read if read else 0.0
+    return dg.AssetCheckResult(
+        passed=rate <= QUARANTINE_WARN_RATE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"quarantined": bad, "read": read, "rate": round(rate, 6)},
+    )
+
+
+SCHEMA_CHECKS = [_schema_check(table) for table in contract.TABLES]
+ALL_CHECKS = [
+    *SCHEMA_CHECKS,
+    buffer_meta_rows_equal_messages_read,
+    lobby_rows_equal_participants,
+    game_rows_equal_attacks,
+    buffer_meta_msg_id_unique,
+    buffer_meta_offsets_contiguous,
+    quarantine_rate_is_low,
+]

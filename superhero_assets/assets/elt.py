@@ -1,0 +1,128 @@
+"""The batch ELT as assets: raw landing, the derived tables, then the Redis commit."""
+
+import time
+from typing import Any
+
+import dagster as dg
+
+from superhero_assets.assets.metadata import column_schema, range_metadata, table_preview
+from superhero_assets.core import contract, manifest
+from superhero_assets.resources import BatchLoaderResource
+
+ELT_GROUP = "superhero_elt"
+
+
+def this_runs_pending(
+    context: dg.AssetExecutionContext, loader: BatchLoaderResource
+) -> dict[str, Any] | None:
+    """The pending plan raw_messages recorded in this Dagster run, if it found anything."""
+    pending = manifest.read_pending(loader.output.store())
+    if pending is None or pending.get("run_id") != context.run_id:
+        context.log.info("raw_messages planned nothing in this run: nothing to do")
+        return None
+    return pending
+
+
+@dg.asset(
+    group_name=ELT_GROUP,
+    kinds={"kafka", "parquet"},
+    metadata={"dagster/column_schema": column_schema(contract.RAW_MESSAGES)},
+)
+def raw_messages(
+    context: dg.AssetExecutionContext, loader: BatchLoaderResource
+) -> dg.MaterializeResult:
+    """Every Kafka message of the run, landed losslessly as Parquet: the replay source.
+
+    Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
+    (or redoes the plan of a run that died), and reads it in bounded batches.
+    """
+    started = time.monotonic()
+    elt = loader.loader(context.log)
+    pending = elt.prepare(run_id=context.run_id)
+    if pending is None:
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "note": "no new messages since the last commit"}
+        )
+    stats = elt.land_raw(pending)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats["messages"],
+            "etl_id": pending["plan"]["etl_id"],
+            "kind": pending["plan"]["kind"],
+            "bytes": stats["bytes"],
+            "files": stats["files"],
+            "duration_s": round(time.monotonic() - started, 3),
+            **range_metadata(pending["plan"]),
+        }
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            name,
+            deps=[raw_messages],
+            group_name=ELT_GROUP,
+            kinds={"parquet"},
+            description=description,
+            metadata={"dagster/column_schema": column_schema(contract.TABLES[name])},
+        )
+        for name, description in {
+            "etl_meta": "One row per batch run: its etl_id, service, mode, start and end.",
+            "buffer_meta": "One row per Kafka message read: where it came from, sizes, checksum.",
+            "log_meta": "One row per loaded log record: level, time, logger and message.",
+            "lib_server_lobby": "One row per participant of each 'Starting Match'.",
+            "lib_server_game": "One row per 'Attack Completed'.",
+            "quarantine": "Messages that could not be loaded, with the reason and the raw value.",
+        }.items()
+    ],
+    can_subset=False,
+)
+def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
+    """Parse each landed chunk once, vectorized, into the five tables and quarantine."""
+    pending = this_runs_pending(context, loader)
+    if pending is None:
+        for name in contract.TABLES:
+            yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": 0})
+        return
+    started = time.monotonic()
+    stats = loader.loader(context.log).derive_tables(pending)
+    duration = round(time.monotonic() - started, 3)
+    store = loader.output.store()
+    for name in contract.TABLES:
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": stats[name]["rows"],
+                "bytes": stats[name]["bytes"],
+                "files": stats[name]["files"],
+                "duration_s": duration,
+                "etl_id": pending["plan"]["etl_id"],
+                "preview": table_preview(store, name, pending["plan"]),
+                **range_metadata(pending["plan"]),
+            },
+        )
+
+
+@dg.asset(
+    group_name=ELT_GROUP,
+    deps=list(contract.TABLES),
+    kinds={"redis"},
+)
+def kafka_offsets(
+    context: dg.AssetExecutionContext, loader: BatchLoaderResource
+) -> dg.MaterializeResult:
+    """The committed Kafka offsets in Redis, advanced only after every table is durable."""
+    pending = this_runs_pending(context, loader)
+    if pending is None:
+        return dg.MaterializeResult(metadata={"committed": False})
+    entry = loader.loader(context.log).commit(pending)
+    return dg.MaterializeResult(
+        metadata={
+            "committed": True,
+            "etl_id": entry["etl_id"],
+            "last_offset": dg.MetadataValue.json(entry["offsets_after"]),
+            "counts": dg.MetadataValue.json(entry["counts_after"]),
+            "messages_read": dg.MetadataValue.json(entry["messages"]),
+        }
+    )

@@ -1,0 +1,139 @@
+"""The questions the asset checks ask of the output, answered from the files themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from superhero_assets.core import contract, manifest
+from superhero_assets.core.plan import Plan
+from superhero_assets.core.store import OutputStore
+
+
+def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
+    """The plan a Dagster run worked on: still pending, or among the newest finished runs."""
+    pending = manifest.read_pending(store)
+    if pending and pending.get("run_id") == run_id:
+        return Plan.from_json(pending["plan"])
+    for path in reversed(store.list(manifest.RUNS, ".json")[-20:]):
+        entry = store.read_json(path)
+        if entry and entry.get("run_id") == run_id:
+            return Plan.from_json(entry)
+    return None
+
+
+def run_files(store: OutputStore, plan: Plan, table: str) -> list[str]:
+    if table == "etl_meta":
+        candidates = [f"etl_meta/{plan.etl_id}.parquet"]
+    else:
+        candidates = [chunk.relpath(table) for chunk in plan.chunks]
+    return [p for p in candidates if store.exists(p)]
+
+
+def file_schema(store: OutputStore, relpath: str) -> pa.Schema:
+    with store.fs.open(store.path(relpath), "rb") as fh:
+        return pq.read_schema(fh)
+
+
+def schema_mismatches(store: OutputStore, table: str, files: list[str]) -> dict[str, str]:
+    """{file: what differs} for each file whose schema is not the contract's on read."""
+    expected = contract.schema_on_read(contract.TABLES.get(table) or contract.RAW_MESSAGES)
+    bad = {}
+    for relpath in files:
+        actual = file_schema(store, relpath).remove_metadata()
+        if not actual.equals(expected):
+            bad[relpath] = (
+                f"expected {expected.types} {expected.names}, got {actual.types} {actual.names}"
+            )
+    return bad
+
+
+def row_count(store: OutputStore, files: list[str]) -> int:
+    total = 0
+    for relpath in files:
+        with store.fs.open(store.path(relpath), "rb") as fh:
+            total += pq.ParquetFile(fh).metadata.num_rows
+    return total
+
+
+def read_tables(store: OutputStore, files: list[str], columns: list[str] | None = None) -> pa.Table:
+    tables = []
+    for relpath in files:
+        with store.fs.open(store.path(relpath), "rb") as fh:
+            tables.append(pq.read_table(fh, columns=columns))
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def query(sql: str, **tables: pa.Table) -> list[tuple[Any, ...]]:
+    con = duckdb.connect()
+    try:
+        for name, table in tables.items():
+            con.register(name, table)
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+def expected_lobby_rows(store: OutputStore, plan: Plan) -> int:
+    """Participants over the run's loaded 'Starting Match' messages, counted from log_meta."""
+    log_meta = read_tables(store, run_files(store, plan, "log_meta"), ["msg_id", "log_message"])
+    raw = read_tables(
+        store, run_files(store, plan, "raw_messages"), ["topic", "partition", "offset", "value"]
+    )
+    if not log_meta.num_rows or not raw.num_rows:
+        return 0
+    (count,) = query(
+        """SELECT coalesce(sum(json_array_length(decode(r.value) ->> '$.task',
+                                                  '$.PAYLOAD.PARTICIPANTS')), 0)
+           FROM log_meta l JOIN raw r
+             ON l.msg_id = r.topic || ':' || r."partition" || ':' || r."offset"
+           WHERE l.log_message = 'Starting Match'""",
+        log_meta=log_meta,
+        raw=raw,
+    )[0]
+    return int(count)
+
+
+def attack_messages(store: OutputStore, plan: Plan) -> int:
+    log_meta = read_tables(store, run_files(store, plan, "log_meta"), ["log_message"])
+    if not log_meta.num_rows:
+        return 0
+    return query("SELECT count(*) FROM t WHERE log_message = 'Attack Completed'", t=log_meta)[0][0]
+
+
+def duplicate_msg_ids(store: OutputStore, table: str) -> int:
+    """Rows of the whole table whose msg_id appears more than once (0 when exactly-once)."""
+    files = store.list(table, ".parquet")
+    ids = read_tables(store, files, ["msg_id"])
+    if not ids.num_rows:
+        return 0
+    return query("SELECT count(*) - count(DISTINCT msg_id) FROM t", t=ids)[0][0]
+
+
+def offset_holes(store: OutputStore) -> dict[str, int]:
+    """{topic[partition]: offsets missing from buffer_meta} beyond the gaps the manifest records."""
+    offsets = read_tables(
+        store, store.list("buffer_meta", ".parquet"), ["topic", "partition", "offset"]
+    )
+    if not offsets.num_rows:
+        return {}
+    recorded: dict[tuple[str, int], int] = {}
+    for entry in manifest.run_entries(store):
+        for rng in entry.get("ranges", []):
+            if rng.get("gap"):
+                key = (rng["topic"], rng["partition"])
+                recorded[key] = recorded.get(key, 0) + rng["gap"][1] - rng["gap"][0] + 1
+    holes = {}
+    rows = query(
+        'SELECT topic, "partition", min("offset"), max("offset"), count(*) FROM t GROUP BY ALL',
+        t=offsets,
+    )
+    for topic, partition, lo, hi, n in rows:
+        gap_in_range = recorded.get((topic, partition), 0)
+        missing = (hi - lo + 1) - n
+        if missing > gap_in_range:
+            holes[f"{topic}[{partition}]"] = missing - gap_in_range
+    return holes

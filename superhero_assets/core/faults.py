@@ -1,0 +1,17 @@
+"""Named points where a test or `superhero chaos` may SIGKILL the run, to prove recovery.
+
+Set SUPERHERO_KILL_AT to one of POINTS; the run kills itself, with no clean-up at all,
+the first time it reaches that point. Unset (always, in production) it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = ("mid_landing", "before_manifest", "before_commit", "after_commit")
+
+
+def maybe_die(point: str) -> None:
+    if os.environ.get("SUPERHERO_KILL_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)

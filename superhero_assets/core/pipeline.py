@@ -1,0 +1,227 @@
+"""One batch run, in the order that makes it exactly-once (the README's "Guarantees").
+
+prepare (lock, plan or redo) -> land_raw -> derive_tables -> commit (manifest, then Redis).
+Each phase reads what it needs from the pending plan in the store, so the phases may run in
+separate processes (Dagster steps) and a run that died is redone with the same plan.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import redis
+
+from superhero_assets.core import contract, faults, manifest, state
+from superhero_assets.core.consume import make_consumer, read_chunk
+from superhero_assets.core.parse import parse_batch
+from superhero_assets.core.plan import Plan
+from superhero_assets.core.planner import new_plan, plan_is_committed
+from superhero_assets.core.store import OutputStore
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    topics: tuple[str, ...] = contract.SOURCE_TOPICS
+    chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
+    batch_messages: int = 50_000  # messages per consume() call
+    lock_ttl_s: int = 600
+
+
+@dataclass
+class Loader:
+    kafka_config: dict[str, Any]
+    redis_client: redis.Redis
+    store: OutputStore
+    config: LoaderConfig = field(default_factory=LoaderConfig)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("superhero.elt"))
+
+    # 1-3: lock, state, plan (or the pending plan of a run that died)
+    def prepare(self, run_id: str = "") -> dict[str, Any] | None:
+        """Lock the topics and record the plan; None when there is nothing to load.
+
+        run_id names the caller (a Dagster run), so later phases can tell their plan apart.
+        """
+        r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
+        tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
+        try:
+            states = {t: state.read_state(r, t) for t in self.config.topics}
+            pending = manifest.read_pending(self.store)
+            if pending is not None:
+                plan = Plan.from_json(pending["plan"])
+                if plan_is_committed(plan, states):
+                    self.log.info("run %s was committed before it could clean up", plan.etl_id)
+                    manifest.clear_pending(self.store)
+                elif any(s.status == "reset" for s in states.values()):
+                    self.log.warning(
+                        "a reset arrived after run %s died: dropping its files", plan.etl_id
+                    )
+                    self._drop_files(plan)
+                    manifest.clear_pending(self.store)
+                else:
+                    self.log.info("redoing run %s with its recorded plan", plan.etl_id)
+                    pending.update(tokens=tokens, expected=_raw(states), run_id=run_id)
+                    manifest.write_pending(self.store, pending)
+                    return pending
+            consumer = make_consumer(self.kafka_config)
+            try:
+                plan, prior = new_plan(consumer, self.store, states, self.config, self.log)
+            finally:
+                consumer.close()
+            if plan.is_empty:
+                state.release_locks(r, tokens)
+                return None
+            pending = {
+                "plan": plan.to_json(),
+                "tokens": tokens,
+                "expected": _raw(states),
+                "prior": prior,
+                "started_at": _now_ms(),
+                "run_id": run_id,
+            }
+            manifest.write_pending(self.store, pending)
+            return pending
+        except BaseException:
+            state.release_locks(r, tokens)
+            raise
+
+    # 4: raw landing
+    def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
+        plan = Plan.from_json(pending["plan"])
+        stats = {"messages": 0, "bytes": 0, "files": 0}
+        consumer = make_consumer(self.kafka_config)
+        try:
+            for chunk in plan.chunks:
+                self._keep_locks(pending)
+                path = chunk.relpath("raw_messages")
+                if self.store.exists(path):
+                    continue  # landed by the attempt that died: files are all-or-nothing
+                batches = list(read_chunk(consumer, chunk, self.config.batch_messages))
+                table = (
+                    pa.concat_tables(batches) if batches else contract.RAW_MESSAGES.empty_table()
+                )
+                stats["bytes"] += self.store.write_parquet(path, table)
+                stats["messages"] += table.num_rows
+                stats["files"] += 1
+                faults.maybe_die("mid_landing")
+        except BaseException:
+            state.release_locks(self.redis_client, pending["tokens"])
+            raise
+        finally:
+            consumer.close()
+        return stats
+
+    # 4 (continued): the typed tables and quarantine, one file per chunk and table
+    def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, int]]:
+        plan = Plan.from_json(pending["plan"])
+        stats = {t: {"rows": 0, "bytes": 0, "files": 0} for t in contract.TABLES}
+        try:
+            for chunk in plan.chunks:
+                self._keep_locks(pending)
+                raw = self.store.read_parquet(chunk.relpath("raw_messages"))
+                for name, table in parse_batch(raw, plan.etl_id).items():
+                    path = chunk.relpath(name)
+                    if table.num_rows == 0:
+                        self.store.delete(path)  # a replay must not leave an older file behind
+                        continue
+                    stats[name]["bytes"] += self.store.write_parquet(path, table)
+                    stats[name]["rows"] += table.num_rows
+                    stats[name]["files"] += 1
+            etl_meta = pa.table(
+                {
+                    "etl_id": [plan.etl_id],
+                    "service": ["Kafka"],
+                    "mode": ["Batch"],
+                    "timestamp_start": [pending["started_at"]],
+                    "timestamp_end": [_now_ms()],
+                },
+                schema=pa.schema(
+                    [
+                        (f.name, pa.int64() if f.type == contract.TS_MS else f.type)
+                        for f in contract.ETL_META
+                    ]
+                ),
+            ).cast(contract.ETL_META)
+            stats["etl_meta"]["bytes"] += self.store.write_parquet(
+                f"etl_meta/{plan.etl_id}.parquet", etl_meta
+            )
+            stats["etl_meta"].update(rows=1, files=1)
+        except BaseException:
+            state.release_locks(self.redis_client, pending["tokens"])
+            raise
+        return stats
+
+    # 5-6: manifest, then Redis, then release
+    def commit(self, pending: dict[str, Any]) -> dict[str, Any]:
+        plan = Plan.from_json(pending["plan"])
+        try:
+            read = self._messages_per_partition(plan)
+            offsets = {
+                t: {int(p): o for p, o in v.items()} for t, v in pending["prior"]["offsets"].items()
+            }
+            counts = {
+                t: {int(p): c for p, c in v.items()} for t, v in pending["prior"]["counts"].items()
+            }
+            for rng in plan.ranges:
+                if rng.size or rng.gap:
+                    offsets[rng.topic][rng.partition] = rng.end
+                counts[rng.topic][rng.partition] = counts[rng.topic].get(
+                    rng.partition, 0
+                ) + read.get((rng.topic, rng.partition), 0)
+            entry = {
+                "run_id": pending.get("run_id", ""),
+                **plan.to_json(),
+                "finished_at": _now_ms(),
+                "offsets_after": offsets,
+                "counts_after": counts,
+                "messages": {f"{t}:{p}": n for (t, p), n in sorted(read.items())},
+            }
+            head = {"seq": plan.seq, "etl_id": plan.etl_id, "offsets": offsets, "counts": counts}
+            faults.maybe_die("before_manifest")
+            manifest.append_run(self.store, entry, head)
+            faults.maybe_die("before_commit")
+            expected = {
+                t: state.parse_state(t, *pending["expected"][t]) for t in self.config.topics
+            }
+            state.commit(self.redis_client, pending["tokens"], expected, offsets, counts)
+            faults.maybe_die("after_commit")
+            manifest.clear_pending(self.store)
+            return entry
+        finally:
+            state.release_locks(self.redis_client, pending["tokens"])
+
+    def _messages_per_partition(self, plan: Plan) -> dict[tuple[str, int], int]:
+        read: dict[tuple[str, int], int] = {}
+        for chunk in plan.chunks:
+            with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
+                rows = pq.ParquetFile(fh).metadata.num_rows
+            key = (chunk.topic, chunk.partition)
+            read[key] = read.get(key, 0) + rows
+        return read
+
+    def _keep_locks(self, pending: dict[str, Any]) -> None:
+        if not state.refresh_locks(
+            self.redis_client, pending["tokens"], self.config.lock_ttl_s * 1000
+        ):
+            raise state.StateError(
+                "This run lost its lock (it expired or another run took it over); stopping "
+                "before writing more. Raise lock_ttl_s if runs take longer than it."
+            )
+
+    def _drop_files(self, plan: Plan) -> None:
+        for chunk in plan.chunks:
+            for table in ("raw_messages", *contract.CHUNKED_TABLES):
+                self.store.delete(chunk.relpath(table))
+        self.store.delete(f"etl_meta/{plan.etl_id}.parquet")
+
+
+def _raw(states: dict[str, state.TopicState]) -> dict[str, list[str | None]]:
+    return {t: [s.raw_last_offset, s.raw_counts] for t, s in states.items()}
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -1,0 +1,36 @@
+"""The batch loader: Kafka, the Redis state and the output, with the run's tuning knobs."""
+
+import logging
+
+import dagster as dg
+from pydantic import Field
+
+from superhero_assets.core.pipeline import Loader, LoaderConfig
+from superhero_assets.resources.kafka import KafkaResource
+from superhero_assets.resources.output import OutputResource
+from superhero_assets.resources.redis_state import RedisStateResource
+
+
+class BatchLoaderResource(dg.ConfigurableResource):
+    """Exactly-once batch loading from Kafka to Parquet, offsets kept in Redis."""
+
+    kafka: KafkaResource
+    redis_state: RedisStateResource
+    output: OutputResource
+    chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
+    batch_messages: int = Field(default=50_000, description="Messages per consume() call.")
+    lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
+
+    def loader(self, log: logging.Logger | None = None) -> Loader:
+        config = LoaderConfig(
+            chunk_messages=self.chunk_messages,
+            batch_messages=self.batch_messages,
+            lock_ttl_s=self.lock_ttl_s,
+        )
+        return Loader(
+            self.kafka.client_config(),
+            self.redis_state.client(),
+            self.output.store(),
+            config,
+            log or logging.getLogger("superhero.elt"),
+        )
