@@ -40,7 +40,8 @@ class Clock:
     def tick(self) -> str:
         """Move time on and return the local ISO stamp; self.utc follows along."""
         if self.simulated:
-            self.now_us += int(self.rng.random() * 2 * MEAN_GAP_US)
+            # At least 1 µs apart, so sorting by timestamp gives back the order of play.
+            self.now_us += 1 + int(self.rng.random() * 2 * MEAN_GAP_US)
         else:
             self.now_us = time.time_ns() // 1000
         second, micro = divmod(self.now_us, 1_000_000)
