@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -221,16 +222,19 @@ class ServerProcess:
     def __init__(self, env: dict[str, str]):
         self.port = free_port()
         self.env = {**os.environ, **env, "SERVER_PORT": str(self.port)}
+        # Files, not pipes: a chatty server must never block on a full pipe.
+        self.out = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the server)
+        self.err = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "superhero_assets.cli", "server"],
             env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=self.out,
+            stderr=self.err,
             text=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.communicate()
+            assert self.proc.poll() is None, self.output()
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
@@ -238,7 +242,12 @@ class ServerProcess:
                 time.sleep(0.1)
         raise AssertionError("the server did not start listening within 30 s")
 
+    def output(self) -> tuple[str, str]:
+        self.out.seek(0)
+        self.err.seek(0)
+        return self.out.read(), self.err.read()
+
     def stop(self) -> tuple[int, str, str]:
         self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, out, err
+        self.proc.wait(timeout=60)
+        return (self.proc.returncode, *self.output())

@@ -101,6 +101,12 @@ def status_of(url: str, *requests: str) -> list[object]:
             "UNKNOWN ACTION",
         ),
         ("game/hero", {"GAME_TOKEN": "g"}, "MISSING USER TOKEN IN PAYLOAD"),
+        ("game/hero", {"GAME_TOKEN": "g", "USER_TOKEN": ["x"]}, "USER TOKEN MUST BE A STRING"),
+        (
+            "game/action",
+            {"GAME_TOKEN": "g", "USER_TOKEN": "x", "ACTION": "ATTACK", "ENEMY_TOKEN": {}},
+            "ENEMY TOKEN MUST BE A STRING",
+        ),
     ],
 )
 def test_a_request_missing_a_field_gets_an_error_status_and_the_server_keeps_serving(

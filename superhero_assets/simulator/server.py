@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -24,6 +25,7 @@ from superhero_assets.simulator.lobby import (
     Registry,
 )
 
+log = logging.getLogger(__name__)
 FINAL_STATUS = {COMPLETE: "COMPLETE", TIMED_OUT: "TIMED OUT"}
 
 
@@ -32,6 +34,8 @@ def need(payload: dict, *names: str) -> list:
     for name in names:
         if payload.get(name) is None:
             raise LobbyError(f"MISSING {name.replace('_', ' ')} IN PAYLOAD")
+        if name != "PARTICIPANTS" and not isinstance(payload[name], str):
+            raise LobbyError(f"{name.replace('_', ' ')} MUST BE A STRING")
     return [payload[name] for name in names]
 
 
@@ -81,6 +85,9 @@ class GameServer:
                     answer = reply({}, "INVALID JSON")
                 except LobbyError as exc:
                     answer = reply({}, str(exc))
+                except Exception:  # a bug must cost one answer, not the connection
+                    log.exception("request %r on %s failed", raw, ws.request.path)
+                    answer = reply({}, "INTERNAL SERVER ERROR; SEE THE SERVER LOG")
                 if answer is not None:
                     await ws.send(answer)
         except ConnectionClosed:
@@ -124,8 +131,11 @@ class GameServer:
         game_token, user_token, action = need(payload, "GAME_TOKEN", "USER_TOKEN", "ACTION")
         if action != "ATTACK":
             raise LobbyError(f"UNKNOWN ACTION {action}; ONLY ATTACK")
+        enemy = payload.get("ENEMY_TOKEN")  # optional: no target means a random living one
+        if enemy is not None and not isinstance(enemy, str):
+            raise LobbyError("ENEMY TOKEN MUST BE A STRING")
         game = self.registry.game_of(game_token, user_token)
-        task, events = self.registry.act(game, user_token, payload.get("ENEMY_TOKEN"))
+        task, events = self.registry.act(game, user_token, enemy)
         self.emit(game, events + self.registry.autoplay(game))
         return task
 
