@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the main job end to end (for now: stack + round trip)")
     demo.set_defaults(handler=_demo)
+
+    from superhero_assets.simulator.cli import register as register_simulator
+
+    register_simulator(sub)
     return parser
 
 

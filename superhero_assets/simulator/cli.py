@@ -1,0 +1,155 @@
+"""`superhero server`, `superhero players` and `superhero simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+
+from superhero_assets.core.settings import Settings
+from superhero_assets.simulator.config import SimulatorConfig
+from superhero_assets.simulator.roster import DEFAULT_ROSTER, load_roster
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the simulator's subcommands to the `superhero` parser."""
+    server = subparsers.add_parser("server", help="run the WebSocket game server (Ctrl-C stops)")
+    _add_roster(server)
+    server.add_argument("--host", help="listen address (default: SERVER_HOST or 127.0.0.1)")
+    server.add_argument("--port", type=int, help="listen port (default: SERVER_PORT or 5678)")
+    server.set_defaults(handler=_server)
+
+    players = subparsers.add_parser("players", help="bots that play matches against a server")
+    players.add_argument("--count", type=int, default=10, help="how many bots (default 10)")
+    players.add_argument("--games", type=int, default=10, help="games per bot (default 10)")
+    players.add_argument("--seed", type=int, help="makes the bots' choices repeatable")
+    players.add_argument(
+        "--misplay-rate",
+        type=float,
+        default=0.05,
+        help="chance a bot attacks an enemy it saw die (0.05)",
+    )
+    players.add_argument("--host", help="server address (default: SERVER_HOST or 127.0.0.1)")
+    players.add_argument("--port", type=int, help="server port (default: SERVER_PORT or 5678)")
+    players.set_defaults(handler=_players)
+
+    simulate = subparsers.add_parser("simulate", help="bulk mode: play matches in-process, fast")
+    simulate.add_argument("--messages", type=int, required=True, help="how many records")
+    simulate.add_argument("--seed", type=int, help="same seed, same records (tokens, times too)")
+    simulate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_roster(simulate)
+    simulate.set_defaults(handler=_simulate)
+
+
+def _add_roster(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        default=DEFAULT_ROSTER,
+        help="a Super Hero API format file (default: the bundled roster)",
+    )
+
+
+def _server(args: argparse.Namespace, settings: Settings) -> int:
+    from superhero_assets.simulator.game_logs import open_game_loggers
+    from superhero_assets.simulator.lobby import Registry
+    from superhero_assets.simulator.server import GameServer, run_server
+
+    config = SimulatorConfig.from_env()
+    host, port = args.host or config.server_host, args.port or config.server_port
+    roster = load_roster(args.roster)
+    loggers = open_game_loggers(config, settings.kafka_bootstrap_servers)
+    server = GameServer(Registry(roster), loggers, config.lobby_timeout_s)
+    kafka = f"Kafka at {settings.kafka_bootstrap_servers}"
+    where = kafka if config.logger_module == "kafka" else "stdout"
+
+    def ready(_server) -> None:
+        print(
+            f"serving {len(roster)} heroes on ws://{host}:{port} "
+            f"(game logs to {where}, LOBBY_TIMEOUT={config.lobby_timeout_s:g}s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_server(server, host, port, ready)
+
+    try:
+        asyncio.run(main())
+    finally:
+        loggers.close()  # flushes Kafka: no record is lost on shutdown
+        print("server stopped; game logs flushed", file=sys.stderr)
+    return 0
+
+
+def _players(args: argparse.Namespace, settings: Settings) -> int:
+    from superhero_assets.simulator.bots import run_bots
+
+    if args.count < 1 or args.games < 1:
+        raise ValueError("--count and --games must be at least 1")
+    config = SimulatorConfig.from_env()
+    host, port = args.host or config.server_host, args.port or config.server_port
+    stats = asyncio.run(run_bots(host, port, args.count, args.games, args.seed, args.misplay_rate))
+    errors = [error for s in stats for error in s.errors]
+    print(
+        f"{args.count} bots: {sum(s.games for s in stats)} games joined, "
+        f"{sum(s.completed for s in stats)} completed, {sum(s.timed_out for s in stats)} "
+        f"timed out, {sum(s.actions for s in stats)} attacks, {len(errors)} bot errors"
+    )
+    for error in errors:
+        print(f"bot error: {error}", file=sys.stderr)
+    if any("ConnectionRefused" in error for error in errors):
+        print(
+            f"no game server at ws://{host}:{port}; start one with `superhero server`",
+            file=sys.stderr,
+        )
+    return 1 if errors else 0
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from superhero_assets.simulator import bulk, kafka_log, wire
+    from superhero_assets.simulator.progress import Progress
+
+    if args.messages < 1:
+        raise ValueError("--messages must be at least 1")
+    config = SimulatorConfig.from_env()
+    roster = load_roster(args.roster)
+    sink = None
+    if config.logger_module == "kafka":
+        topics = (wire.LOBBY_TOPIC, wire.GAME_TOPIC)
+        sink = kafka_log.KafkaSink(settings.kafka_bootstrap_servers, topics, kafka_log.BULK)
+        emit = sink.fast_emitter()
+    else:
+
+        def emit(topic: str, value: str) -> None:
+            print(value)
+
+    started = time.monotonic()
+    with Progress(args.messages, enabled=not args.no_progress) as progress:
+        sent = bulk.simulate(
+            args.messages,
+            args.seed,
+            roster,
+            emit,
+            config.logger_module,
+            config.log_level_number,
+            progress.update_to,
+        )
+        if sink is not None:
+            sink.close()  # every record acknowledged (acks=all) before we report
+        progress.update_to(sent)
+    elapsed = time.monotonic() - started
+    seed = "no seed" if args.seed is None else f"seed {args.seed}"
+    print(
+        f"{sent} records in {elapsed:.1f}s ({sent / elapsed:,.0f} messages/s, {seed})",
+        file=sys.stderr,
+    )
+    return 0
