@@ -1,35 +1,94 @@
-"""The main job end to end. Until the batch ELT lands: start the stack and round-trip a message."""
+"""`make demo`: the main job end to end, with the same commands a user would type.
+
+Start the stack, simulate a few hundred matches into Kafka, materialize every asset with
+`dagster asset materialize`, then print each table with its row count and location.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
-import uuid
+from pathlib import Path
 
-from superhero_assets.core.contract import PROBE_TOPIC
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from superhero_assets.core import contract
 from superhero_assets.core.settings import Settings
-from superhero_assets.stack import StackError, kafka, manager, redis_server
+from superhero_assets.stack import StackError, manager, procs
+
+DEMO_MESSAGES = 10_000  # about three hundred matches
+
+
+def _run(argv: list[str], env: dict[str, str], log: Path) -> float:
+    print(f"$ {' '.join(argv)}", flush=True)
+    started = time.monotonic()
+    with log.open("ab") as out:
+        result = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise StackError(f"`{' '.join(argv)}` failed; its last lines ({log}):\n{procs.tail(log)}")
+    return time.monotonic() - started
+
+
+def table_summary(output_fs: Path) -> list[tuple[str, int, int, Path]]:
+    rows = []
+    for name in ("raw_messages", *contract.TABLES):
+        files = sorted(output_fs.glob(f"{name}/**/*.parquet"))
+        count = sum(pq.read_metadata(f).num_rows for f in files)
+        rows.append((name, count, len(files), output_fs / name))
+    return rows
 
 
 def run_demo(settings: Settings) -> int:
-    statuses = manager.up(settings)
-    for st in statuses:
-        print(st.line())
-    # The probe topic, not the game topics: the demo must not put junk into the real stream.
-    t0 = time.monotonic()
-    offset = kafka.round_trip(settings, topic=PROBE_TOPIC)
-    print(
-        f"kafka: produced and consumed back a message on {PROBE_TOPIC} (offset {offset}) "
-        f"in {1000 * (time.monotonic() - t0):.0f} ms"
+    for status in manager.up(settings):
+        print(status.line())
+    output_fs = Path(os.environ.get("OUTPUT_FS", "./data")).absolute()
+    dagster_home = settings.state_dir / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "LOGGER_MODULE": "kafka",
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "REDIS_HOST": settings.redis_host,
+        "REDIS_PORT": str(settings.redis_port),
+        "OUTPUT_FS": str(output_fs),
+        "DAGSTER_HOME": str(dagster_home),
+    }
+    log = procs.log_path(settings.state_dir, "demo")
+    bin_dir = Path(sys.executable).parent
+    _run(
+        [str(bin_dir / "superhero"), "simulate", "--messages", str(DEMO_MESSAGES), "--no-progress"],
+        env,
+        log,
     )
-    key, token = f"superhero.demo.{uuid.uuid4().hex}", uuid.uuid4().hex
-    r = redis_server.client(settings)
-    r.set(key, token, ex=60)
-    if r.get(key) != token.encode():
-        raise StackError(
-            f"Redis at {settings.redis_host}:{settings.redis_port} did not return "
-            "the value just written"
-        )
-    r.delete(key)
-    print(f"redis: wrote and read back a key on {settings.redis_host}:{settings.redis_port}")
-    print("broker ready, redis ready. Stop the stack with `superhero stack down`.")
+    before = {name: count for name, count, _, _ in table_summary(output_fs)}
+    seconds = _run(
+        [
+            str(bin_dir / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "superhero_assets.definitions",
+            "--select",
+            "*",
+        ],
+        env,
+        log,
+    )
+    summary = table_summary(output_fs)
+    loaded = next(c for n, c, _, _ in summary if n == "buffer_meta") - before["buffer_meta"]
+    lobby = ds.dataset(str(output_fs / "lib_server_lobby"), format="parquet")
+    matches = len(pc.unique(lobby.to_table(columns=["game_token"])["game_token"]))
+    print(
+        f"\n{matches} matches in the tables; loaded {loaded} new messages in {seconds:.1f}s "
+        f"({loaded / seconds:,.0f} messages/s, `dagster asset materialize` wall time)\n"
+    )
+    print(f"{'table':<18} {'rows':>9} {'files':>6}  location")
+    for name, count, files, where in summary:
+        print(f"{name:<18} {count:>9} {files:>6}  {where}/**/*.parquet")
+    print(f"\nmanifest: {output_fs / '_manifest'}   dagster runs: DAGSTER_HOME={dagster_home}")
+    print("Stop the stack with `.venv/bin/superhero stack down`.")
     return 0

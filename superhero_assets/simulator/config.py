@@ -13,7 +13,8 @@ LOGGER_MODULES = ("kafka", "Default")
 class SimulatorConfig:
     """Where the server listens, where its logs go and how long a lobby waits."""
 
-    logger_module: str = "kafka"
+    # The original default: print only; LOGGER_MODULE=kafka ships the records to Kafka.
+    logger_module: str = "Default"
     log_level: str = "INFO"
     lobby_timeout_s: float = 5.0
     server_host: str = "127.0.0.1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
@@ -26,18 +28,35 @@ def ensure_topics(
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise StackError(f"Could not create topic {name}: {exc}") from exc
-    current = partition_counts(admin, list(wanted), timeout_s)
+    current = _settled_counts(admin, wanted, timeout_s)
     grow = [NewPartitions(name, n) for name, n in wanted.items() if current.get(name, 0) < n]
     if grow:
         for name, future in admin.create_partitions(grow, operation_timeout=timeout_s).items():
             try:
                 future.result()
             except KafkaException as exc:
-                raise StackError(
-                    f"Could not grow topic {name} to {wanted[name]} partitions: {exc}"
-                ) from exc
-        current = partition_counts(admin, list(wanted), timeout_s)
+                # Another caller (or metadata that was late) got there first: fine.
+                if exc.args[0].code() != KafkaError.INVALID_PARTITIONS:
+                    raise StackError(
+                        f"Could not grow topic {name} to {wanted[name]} partitions: {exc}"
+                    ) from exc
+        current = _settled_counts(admin, wanted, timeout_s)
+    short = {n: c for n, c in current.items() if c < wanted[n]}
+    if short:
+        raise StackError(f"Topics still have too few partitions: {short}; wanted {wanted}")
     return current
+
+
+def _settled_counts(
+    admin: AdminClient, wanted: dict[str, int], timeout_s: float, settle_s: float = 10.0
+) -> dict[str, int]:
+    """Partition counts, re-read briefly while a just-created topic's metadata spreads."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        current = partition_counts(admin, list(wanted), timeout_s)
+        if all(current.get(n, 0) >= w for n, w in wanted.items()) or time.monotonic() > deadline:
+            return current
+        time.sleep(0.2)
 
 
 def partition_counts(
