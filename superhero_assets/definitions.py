@@ -5,6 +5,8 @@ import os
 import dagster as dg
 
 from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS
+from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, elt_job
+from superhero_assets.core.contract import SOURCE_TOPICS
 from superhero_assets.resources import (
     BatchLoaderResource,
     KafkaResource,
@@ -37,6 +39,8 @@ output = OutputResource(output_fs=os.getenv("OUTPUT_FS", "./data"))
 
 defs = dg.Definitions(
     assets=ELT_ASSETS,
+    jobs=[elt_job],
+    sensors=[build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "15")))],
     asset_checks=ALL_CHECKS,
     # The steps run one after another anyway; one process spares a Python start-up per step.
     executor=dg.in_process_executor,
@@ -46,7 +50,12 @@ defs = dg.Definitions(
             redis_state=redis_state,
             output=output,
             lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "600")),
+            source_topics=os.getenv("SUPERHERO_TOPICS", ",".join(SOURCE_TOPICS)).split(","),
         ),
         "io_manager": ParquetIOManager(output_fs=os.getenv("OUTPUT_FS", "./data")),
+        "lag_policy": LagPolicy(
+            lag_threshold=int(os.getenv("SENSOR_LAG_THRESHOLD", "1000")),
+            max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "60")),
+        ),
     },
 )

@@ -1,6 +1,7 @@
 """The batch ELT as assets: raw landing, the derived tables, then the Redis commit."""
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -10,6 +11,12 @@ from superhero_assets.core import contract, manifest
 from superhero_assets.resources import BatchLoaderResource
 
 ELT_GROUP = "superhero_elt"
+# One ELT run at a time: dagster.yaml caps this pool at one run (granularity: run).
+ELT_POOL = "superhero_elt"
+# New game logs should reach the tables within minutes under the lag sensor's defaults.
+TABLE_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=5)
+)
 
 
 def this_runs_pending(
@@ -25,6 +32,7 @@ def this_runs_pending(
 
 @dg.asset(
     group_name=ELT_GROUP,
+    pool=ELT_POOL,
     kinds={"kafka", "parquet"},
     metadata={"dagster/column_schema": column_schema(contract.RAW_MESSAGES)},
 )
@@ -65,6 +73,7 @@ def raw_messages(
             group_name=ELT_GROUP,
             kinds={"parquet"},
             description=description,
+            freshness_policy=TABLE_FRESHNESS,
             metadata={"dagster/column_schema": column_schema(contract.TABLES[name])},
         )
         for name, description in {
@@ -77,6 +86,7 @@ def raw_messages(
         }.items()
     ],
     can_subset=False,
+    pool=ELT_POOL,
 )
 def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
     """Parse each landed chunk once, vectorized, into the five tables and quarantine."""
@@ -106,6 +116,7 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
 
 @dg.asset(
     group_name=ELT_GROUP,
+    pool=ELT_POOL,
     deps=list(contract.TABLES),
     kinds={"redis"},
 )

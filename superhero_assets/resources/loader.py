@@ -5,6 +5,7 @@ import logging
 import dagster as dg
 from pydantic import Field
 
+from superhero_assets.core import contract
 from superhero_assets.core.pipeline import Loader, LoaderConfig
 from superhero_assets.resources.kafka import KafkaResource
 from superhero_assets.resources.output import OutputResource
@@ -17,12 +18,19 @@ class BatchLoaderResource(dg.ConfigurableResource):
     kafka: KafkaResource
     redis_state: RedisStateResource
     output: OutputResource
+    source_topics: list[str] = Field(
+        default=list(contract.SOURCE_TOPICS), description="The topics to load (SUPERHERO_TOPICS)."
+    )
     chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
     batch_messages: int = Field(default=50_000, description="Messages per consume() call.")
     lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
 
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self.source_topics)
+
     def loader(self, log: logging.Logger | None = None) -> Loader:
         config = LoaderConfig(
+            topics=self.topics(),
             chunk_messages=self.chunk_messages,
             batch_messages=self.batch_messages,
             lock_ttl_s=self.lock_ttl_s,

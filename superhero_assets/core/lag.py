@@ -1,0 +1,75 @@
+"""Consumer lag, although the offsets live in Redis: committed offsets vs the high watermarks.
+
+The committed offsets are read first and the watermarks second, so a message committed in
+between can only make the lag look larger, never negative. Nothing here consumes a message
+or commits an offset: the age of the oldest unloaded message comes from the broker's
+time index (`offsets_for_times`), not from reading it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis
+from confluent_kafka import Consumer, TopicPartition
+
+from superhero_assets.core import manifest, state
+from superhero_assets.core.consume import watermarks
+from superhero_assets.core.store import OutputStore
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    next_offset: int  # the first offset not loaded yet
+    high: int  # the high watermark when measured
+
+    @property
+    def lag(self) -> int:
+        return max(self.high - self.next_offset, 0)
+
+
+def committed_next_offsets(r: redis.Redis, store: OutputStore, topic: str) -> dict[int, int]:
+    """{partition: first unloaded offset}; empty after a reset (everything is to load)."""
+    st = state.read_state(r, topic)
+    if st.status == "reset":
+        return {}
+    loaded = (
+        st.last_offset
+        if st.status == "ok"
+        else manifest.head_offsets(manifest.read_head(store), topic)
+    )
+    return {p: o + 1 for p, o in loaded.items()}
+
+
+def measure(
+    consumer: Consumer, r: redis.Redis, store: OutputStore, topics: tuple[str, ...]
+) -> list[PartitionLag]:
+    committed = {t: committed_next_offsets(r, store, t) for t in topics}  # Redis first
+    result = []
+    for topic in topics:
+        for partition, (low, high) in watermarks(consumer, topic).items():
+            start = max(committed[topic].get(partition, low), low)
+            result.append(PartitionLag(topic, partition, start, high))
+    return result
+
+
+def stale_partitions(
+    consumer: Consumer, lags: list[PartitionLag], max_age_s: float, now_s: float | None = None
+) -> list[PartitionLag]:
+    """Partitions whose oldest unloaded message is older than max_age_s."""
+    waiting = [p for p in lags if p.lag > 0]
+    if not waiting:
+        return []
+    cutoff_ms = int(((now_s or time.time()) - max_age_s) * 1000)
+    found = consumer.offsets_for_times(
+        [TopicPartition(p.topic, p.partition, cutoff_ms) for p in waiting], timeout=15
+    )
+    stale = []
+    for lag, tp in zip(waiting, found, strict=True):
+        # tp.offset: the first message at or after the cutoff (-1: none, all are older).
+        if tp.offset < 0 or tp.offset > lag.next_offset:
+            stale.append(lag)
+    return stale
