@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TEST_ENV := SUPERHERO_STATE_DIR=.superhero-test KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 \
 	KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379
 
-.PHONY: demo test venv lint stack-up stack-down clean
+.PHONY: demo test venv lint browser stack-up stack-down clean
 
 $(BIN)/superhero: pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -28,7 +28,16 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv lint
+# The browser test drives Debian's Chromium; as root on Debian/Ubuntu it is installed here.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver >/dev/null; \
+	else echo "note: the browser test is skipped without chromium and chromedriver" \
+		"(Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"; fi
+
+test: venv lint browser
 	$(TEST_ENV) $(BIN)/superhero stack up
 	$(TEST_ENV) $(BIN)/pytest; status=$$?; $(TEST_ENV) $(BIN)/superhero stack down; exit $$status
 

@@ -1,4 +1,4 @@
-"""`superhero`: the project's command line (stack, demo; later issues add more)."""
+"""`superhero`: the project's command line: the local stack, the simulator, loads and Dagster."""
 
 from __future__ import annotations
 
@@ -62,11 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     stack.set_defaults(handler=_stack)
 
-    from superhero_assets import elt_cli
+    from superhero_assets import devserver, elt_cli, worker
 
     elt_cli.register(sub)
+    elt_cli.register_freshness(sub)
+    devserver.register(sub)
+    worker.register(sub)
 
-    demo = sub.add_parser("demo", help="the main job end to end (for now: stack + round trip)")
+    demo = sub.add_parser(
+        "demo", help="the main job end to end: stack, simulate, materialize, print the tables"
+    )
     demo.set_defaults(handler=_demo)
 
     from superhero_assets.simulator.cli import register as register_simulator

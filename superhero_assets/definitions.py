@@ -40,7 +40,7 @@ output = OutputResource(output_fs=os.getenv("OUTPUT_FS", "./data"))
 defs = dg.Definitions(
     assets=ELT_ASSETS,
     jobs=[elt_job],
-    sensors=[build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "15")))],
+    sensors=[build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "10")))],
     asset_checks=ALL_CHECKS,
     # The steps run one after another anyway; one process spares a Python start-up per step.
     executor=dg.in_process_executor,
@@ -55,7 +55,7 @@ defs = dg.Definitions(
         "io_manager": ParquetIOManager(output_fs=os.getenv("OUTPUT_FS", "./data")),
         "lag_policy": LagPolicy(
             lag_threshold=int(os.getenv("SENSOR_LAG_THRESHOLD", "1000")),
-            max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "60")),
+            max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "30")),
         ),
     },
 )

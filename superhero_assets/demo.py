@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from superhero_assets.core import contract
 from superhero_assets.core.settings import Settings
+from superhero_assets.devserver import dagster_home
 from superhero_assets.stack import StackError, manager, procs
 
 DEMO_MESSAGES = 10_000  # about three hundred matches
@@ -46,8 +47,7 @@ def run_demo(settings: Settings) -> int:
     for status in manager.up(settings):
         print(status.line())
     output_fs = Path(os.environ.get("OUTPUT_FS", "./data")).absolute()
-    dagster_home = settings.state_dir / "dagster_home"
-    dagster_home.mkdir(parents=True, exist_ok=True)
+    home = dagster_home(settings)
     env = {
         **os.environ,
         "LOGGER_MODULE": "kafka",
@@ -55,7 +55,7 @@ def run_demo(settings: Settings) -> int:
         "REDIS_HOST": settings.redis_host,
         "REDIS_PORT": str(settings.redis_port),
         "OUTPUT_FS": str(output_fs),
-        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_HOME": str(home),
     }
     log = procs.log_path(settings.state_dir, "demo")
     bin_dir = Path(sys.executable).parent
@@ -89,6 +89,6 @@ def run_demo(settings: Settings) -> int:
     print(f"{'table':<18} {'rows':>9} {'files':>6}  location")
     for name, count, files, where in summary:
         print(f"{name:<18} {count:>9} {files:>6}  {where}/**/*.parquet")
-    print(f"\nmanifest: {output_fs / '_manifest'}   dagster runs: DAGSTER_HOME={dagster_home}")
+    print(f"\nmanifest: {output_fs / '_manifest'}   dagster runs: DAGSTER_HOME={home}")
     print("Stop the stack with `.venv/bin/superhero stack down`.")
     return 0

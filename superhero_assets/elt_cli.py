@@ -63,3 +63,29 @@ def run_load(args: argparse.Namespace, settings) -> int:
     }
     print(json.dumps(summary))
     return 0
+
+
+def register_freshness(sub: argparse._SubParsersAction) -> None:
+    fresh = sub.add_parser("freshness", help="age of the newest loaded message, and delays")
+    fresh.add_argument("--output-fs", default=os.getenv("OUTPUT_FS", "./data"))
+    fresh.add_argument("--runs", type=int, default=50, help="delays over the newest N runs")
+    fresh.set_defaults(handler=run_freshness)
+
+
+def run_freshness(args: argparse.Namespace, settings) -> int:
+    from datetime import UTC, datetime
+
+    from superhero_assets.core.freshness import delays, newest_loaded
+
+    store = OutputStore(args.output_fs)
+    newest = newest_loaded(store)
+    report = {
+        "output_fs": store.root,
+        "newest_loaded_message": newest.isoformat() if newest else None,
+        "newest_loaded_age_s": round((datetime.now(UTC) - newest).total_seconds(), 1)
+        if newest
+        else None,
+        "produce_to_parquet_delay": {k: round(v, 3) for k, v in delays(store, args.runs).items()},
+    }
+    print(json.dumps(report))
+    return 0

@@ -23,7 +23,7 @@ class LagPolicy(dg.ConfigurableResource):
     """When the lag sensor asks for a run."""
 
     lag_threshold: int = Field(default=1000, description="Messages waiting in either topic.")
-    max_age_s: float = Field(default=60.0, description="Age of the oldest unloaded message.")
+    max_age_s: float = Field(default=30.0, description="Age of the oldest unloaded message.")
 
 
 def run_key(lags: list[lag.PartitionLag]) -> str:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,12 @@ def forget(state_dir: Path, service: str) -> None:
 
 
 def spawn(
-    state_dir: Path, service: str, argv: list[str], address: str, env: dict[str, str] | None = None
+    state_dir: Path,
+    service: str,
+    argv: list[str],
+    address: str,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> ProcessRecord:
     """Start argv detached from our session, logging to the state folder, and record its PID."""
     log = log_path(state_dir, service)
@@ -73,6 +79,7 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=preexec_fn,
             env=env,
             cwd=state_dir,
         )

@@ -1,0 +1,92 @@
+"""Talk to a running Dagster webserver: its GraphQL API and, in a real browser, its UI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.request
+
+LAUNCH = """
+mutation Launch($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+RUN_STATUS = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { status assetMaterializations { assetKey { path } } }
+  }
+}
+"""
+
+
+def graphql(url: str, query: str, variables: dict) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        payload = json.loads(resp.read())
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+def launch_materialize_all(url: str, location: str, asset_keys: list[str]) -> str:
+    """The call the UI's 'Materialize all' button makes: the asset job with a selection."""
+    params = {
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "pipelineName": "__ASSET_JOB",
+            "assetSelection": [{"path": [key]} for key in asset_keys],
+        },
+        "mode": "default",
+        "executionMetadata": {"tags": [{"key": "dagster/from_ui", "value": "true"}]},
+    }
+    result = graphql(url, LAUNCH, {"executionParams": params})["launchPipelineExecution"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    return result["run"]["runId"]
+
+
+def wait_for_run(url: str, run_id: str, timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]
+        if run.get("status") in ("SUCCESS", "FAILURE", "CANCELED"):
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} did not finish in {timeout_s}s")
+
+
+def chromium_available() -> bool:
+    return bool(shutil.which("chromium") and shutil.which("chromedriver"))
+
+
+def open_browser(profile_dir: str):
+    """Debian's headless Chromium through its chromedriver; nothing is downloaded."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1800",
+        f"--user-data-dir={profile_dir}",
+    ):
+        options.add_argument(arg)
+    options.binary_location = shutil.which("chromium")
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)

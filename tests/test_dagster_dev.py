@@ -1,0 +1,148 @@
+"""`superhero dev` end to end: the sensor loads by itself, GraphQL launches, the UI renders."""
+
+import os
+import re
+import socket
+import time
+from contextlib import closing
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from superhero_assets.core import contract
+from superhero_assets.devserver import session_members
+from superhero_assets.stack import procs
+from tests.conftest import superhero
+from tests.dagster_ui import (
+    chromium_available,
+    launch_materialize_all,
+    open_browser,
+    wait_for_run,
+)
+from tests.elt_env import EltEnv
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = Path(os.environ.get("SUPERHERO_TEST_ARTIFACTS", ".superhero-test/artifacts"))
+
+
+def all_passed(page_text: str) -> list[str]:
+    return [m for m in re.findall(r"(\d+) / (\d+) Passed", page_text) if m[0] == m[1]]
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dev:
+    def __init__(self, stack, root: Path):
+        self.elt = EltEnv.create(stack, root / "data")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state = root / "state"
+        self.env = {
+            "SUPERHERO_STATE_DIR": str(self.state),
+            "DAGSTER_HOME": str(root / "dagster_home"),
+            "OUTPUT_FS": str(self.elt.output),
+            "SUPERHERO_TOPICS": ",".join(self.elt.topics),
+            "SENSOR_INTERVAL_S": "2",
+            "SENSOR_LAG_THRESHOLD": "1",
+            "ELT_LOCK_TTL_S": "60",
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+            "REDIS_HOST": stack.redis_host,
+            "REDIS_PORT": str(stack.redis_port),
+        }
+
+    def rows(self, table: str) -> int:
+        return sum(
+            pq.read_metadata(f).num_rows for f in self.elt.output.glob(f"{table}/**/*.parquet")
+        )
+
+    def wait_rows(self, table: str, want: int, timeout_s: float = 180) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.rows(table) < want:
+            time.sleep(1)
+        return self.rows(table)
+
+
+@pytest.fixture(scope="module")
+def dev(stack, tmp_path_factory):
+    dev = Dev(stack, tmp_path_factory.mktemp("dev"))
+    started = superhero("dev", "--detach", "--port", str(dev.port), env=dev.env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield dev
+    superhero("dev", "--stop", env=dev.env)
+    dev.elt.cleanup()
+
+
+def test_the_sensor_loads_new_game_logs_by_itself(dev):
+    expected = dev.elt.produce_matches(10)
+    assert dev.wait_rows("buffer_meta", expected["messages"]) == expected["messages"]
+    assert dev.wait_rows("lib_server_lobby", expected["lobby"]) == expected["lobby"]
+    assert dev.rows("lib_server_game") == expected["game"]
+    deadline = time.monotonic() + 60
+    while (
+        time.monotonic() < deadline
+        and dev.elt.state()[contract.last_offset_key(dev.elt.game)] is None
+    ):
+        time.sleep(1)
+    assert dev.elt.state()[contract.last_offset_key(dev.elt.game)] is not None
+
+
+def test_a_materialization_launched_through_graphql_succeeds(dev):
+    before = dev.rows("buffer_meta")
+    more = dev.elt.produce_matches(5, start=10)
+    keys = ["raw_messages", *contract.TABLES, "kafka_offsets"]
+    run_id = launch_materialize_all(dev.url, "superhero_assets.definitions", keys)
+    run = wait_for_run(dev.url, run_id)
+    assert run["status"] == "SUCCESS", run
+    materialized = {tuple(m["assetKey"]["path"]) for m in run["assetMaterializations"]}
+    assert {(k,) for k in keys} <= materialized
+    total = before + more["messages"]
+    assert dev.wait_rows("buffer_meta", total) == total
+
+
+@pytest.mark.skipif(
+    not chromium_available(),
+    reason="Debian's chromium and chromedriver "
+    "are not installed (make test installs them when run as root)",
+)
+def test_the_asset_graph_shows_the_tables_and_their_checks_in_a_browser(dev, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser = open_browser(str(tmp_path / "profile"))
+    try:
+        browser.get(f"{dev.url}/asset-groups/superhero_elt")
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline:
+            for button in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+                button.click()  # the newsletter pop-up of a fresh instance
+            text = browser.find_element(By.TAG_NAME, "body").text
+            if all(t in text for t in contract.TABLES) and len(all_passed(text)) >= 5:
+                break
+            time.sleep(1)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "asset-graph.png"))
+    finally:
+        browser.quit()
+    for table in ("buffer_meta", "log_meta", "lib_server_lobby", "lib_server_game", "etl_meta"):
+        assert table in text
+    # Every table node shows its checks as "n / n Passed": all the tables have checks.
+    assert len(all_passed(text)) >= 5, text
+    assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
+
+
+def test_stopping_dagster_dev_leaves_no_process_behind(dev):
+    record = procs.read_record(dev.state, "dagster")
+    assert record is not None and record.is_running()
+    members = [p.pid for p in session_members(record.pid)]
+    assert len(members) >= 3  # dagster dev, the webserver, the daemon (and code servers)
+    stopped = superhero("dev", "--stop", env=dev.env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert session_members(record.pid) == []
+    assert not any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in members
+    )
