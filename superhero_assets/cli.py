@@ -62,12 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     stack.set_defaults(handler=_stack)
 
-    from superhero_assets import devserver, elt_cli, worker
+    from superhero_assets import chaos, devserver, elt_cli, worker
 
     elt_cli.register(sub)
     elt_cli.register_freshness(sub)
     devserver.register(sub)
     worker.register(sub)
+    chaos.register(sub)
 
     demo = sub.add_parser(
         "demo", help="the main job end to end: stack, simulate, materialize, print the tables"
