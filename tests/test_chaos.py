@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import replace
 
 import pyarrow as pa
@@ -12,11 +13,16 @@ import pytest
 from superhero_assets import chaos, chaos_faults
 from superhero_assets.chaos_producer import BAD_VALUES
 from superhero_assets.chaos_reconcile import Produced, reconcile
+from superhero_assets.core import manifest
 from superhero_assets.core.parse import parse_batch
+from superhero_assets.core.plan import Plan
+from superhero_assets.core.state import StateError
+from superhero_assets.core.store import OutputStore
 from superhero_assets.simulator import bulk
 from superhero_assets.simulator.roster import load_roster
 from tests import wire
 from tests.conftest import superhero
+from tests.elt_env import EltEnv
 
 
 def produced_messages(n: int = 300) -> list[Produced]:
@@ -145,3 +151,31 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing(tmp_path):
     assert messages["produced"] > 1000 and messages["quarantined"] == messages["produced_bad"] > 0
     assert set(summary["faults_injected"]) == set(chaos_faults.KINDS)
     assert summary["faults_that_disrupted_a_run"]["kill_run"] >= 1
+
+
+@pytest.mark.integration
+def test_a_fenced_out_run_never_moves_the_manifest_head_back(stack, tmp_path):
+    """Found by reasoning about the chaos faults: a run that stalls past its lock TTL, while
+    another run redoes its plan and a newer run commits, must not write an older head.json;
+    otherwise a later loss of the Redis keys recovers stale offsets and loads rows twice."""
+    elt = EltEnv.create(stack, tmp_path / "out")
+    try:
+        produced = elt.produce_matches(4)["messages"]
+        slow = elt.loader(lock_ttl_s=1)
+        pending = slow.prepare(run_id="slow")
+        slow.land_raw(pending)
+        slow.derive_tables(pending)
+        time.sleep(1.3)  # it stalls: its locks expire
+        assert elt.run()["etl_id"] == Plan.from_json(pending["plan"]).etl_id  # redone by another
+        produced += elt.produce_matches(3, start=4)["messages"]
+        newer = elt.run()  # a newer run moves the head on
+        with pytest.raises(StateError):
+            slow.commit(pending)  # fenced out, as it must be
+        assert manifest.read_head(OutputStore(str(elt.output)))["seq"] == newer["seq"]
+        elt.redis().delete(*elt.state())  # Redis restarts without persistence
+        produced += elt.produce_matches(2, start=7)["messages"]
+        elt.run()
+        offsets = elt.table("buffer_meta")["msg_id"].to_pylist()
+        assert len(offsets) == len(set(offsets)) == produced
+    finally:
+        elt.cleanup()

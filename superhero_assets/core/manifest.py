@@ -48,9 +48,15 @@ def head_counts(head: dict[str, Any], topic: str) -> dict[int, int]:
 
 
 def append_run(store: OutputStore, entry: dict[str, Any], head: dict[str, Any]) -> None:
-    """Record a finished run: its entry first, then the head that points past it."""
+    """Record a finished run: its entry first, then the head that points past it.
+
+    The head never moves back: a run fenced out after stalling past its lock TTL (its plan
+    redone by another run, and newer runs committed since) must not record older offsets,
+    or a later loss of the Redis keys would recover them and load those offsets twice.
+    """
     store.write_json(run_entry_path(entry["seq"], entry["etl_id"]), entry)
-    store.write_json(HEAD, head)
+    if int(read_head(store).get("seq", 0)) <= int(head["seq"]):
+        store.write_json(HEAD, head)
 
 
 def run_entries(store: OutputStore) -> list[dict[str, Any]]:
