@@ -71,6 +71,9 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
     def say(line: str) -> None:
         print(f"chaos: {line}", file=sys.stderr, flush=True)
 
+    state = settings.state_dir
+    if state.exists() and any(state.iterdir()) and not (state / "chaos").is_dir():
+        raise StackError(f"{state} is not a chaos state folder; refusing to wipe it")
     _unmount(output)
     manager.down(settings, purge=True, echo=say)  # the chaos stack is disposable
     if any(st.owner != "stack" for st in manager.up(settings, echo=say)):
@@ -87,6 +90,7 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
         rig = chaos_faults.Rig(
             settings, topics, output, log, rng, args.lock_ttl, args.chunk_messages, tmpfs
         )
+        rig.first_variant = rng.randrange(len(chaos_faults.FAULTS))
         producer = subprocess.Popen(
             [sys.executable, "-m", "superhero_assets.chaos_producer"]
             + ["--bootstrap", settings.kafka_bootstrap_servers, "--seed", str(args.seed)]

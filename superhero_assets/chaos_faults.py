@@ -41,6 +41,7 @@ class Rig:
     run_seconds: float = 3.0  # a clean run, start to exit: aims the wall-clock kills
     work_seconds: float = 1.0  # a clean run, plan to exit: aims the other faults
     runs: int = field(default=0)
+    first_variant: int = 0  # where the rotation of kill points starts (seeded)
 
     def start_load(self, env: dict[str, str] | None = None) -> subprocess.Popen:
         self.runs += 1
@@ -138,7 +139,7 @@ def _loader_env(settings: Settings) -> dict[str, str]:
 def kill_run(rig: Rig, n: int) -> dict:
     """SIGKILL the run: at a named point (reading/writing, manifest, Redis) or from outside."""
     variants = (*faults.POINTS, "wall_clock")
-    variant = variants[n % len(variants)]
+    variant = variants[(n + rig.first_variant) % len(variants)]
     if variant != "wall_clock":
         rc = rig.finish(rig.start_load({"SUPERHERO_KILL_AT": variant}))
         return {"variant": variant, "rc": [rc], "hit": rc == -signal.SIGKILL}
