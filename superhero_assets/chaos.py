@@ -9,7 +9,6 @@ Exit 1 when anything was lost, duplicated or changed, or an asset-check question
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
@@ -19,7 +18,7 @@ import sys
 import time
 from collections import Counter
 
-from superhero_assets import chaos_checks, chaos_faults, chaos_reconcile
+from superhero_assets import chaos_checks, chaos_faults, chaos_reconcile, chaos_rig
 from superhero_assets.core.settings import Settings
 from superhero_assets.core.store import OutputStore
 from superhero_assets.stack import StackError, manager
@@ -74,7 +73,7 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
     state = settings.state_dir
     if state.exists() and any(state.iterdir()) and not (state / "chaos").is_dir():
         raise StackError(f"{state} is not a chaos state folder; refusing to wipe it")
-    _unmount(output)
+    chaos_rig.unmount(output)
     manager.down(settings, purge=True, echo=say)  # the chaos stack is disposable
     if any(st.owner != "stack" for st in manager.up(settings, echo=say)):
         raise StackError(f"chaos needs its own stack, but its ports answer already: {settings}")
@@ -82,15 +81,15 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
     try:
         work.mkdir(parents=True)
         output.mkdir(parents=True)
-        tmpfs = not args.no_tmpfs and _mount_tmpfs(output)
+        tmpfs = not args.no_tmpfs and chaos_rig.mount_tmpfs(output)
         topics = (f"chaos{args.seed}.lib.server.lobby", f"chaos{args.seed}.lib.server.game")
         ensure_topics(settings.kafka_bootstrap_servers, {topics[0]: 2, topics[1]: 4})
         rng = random.Random(args.seed)
         log = open(work / "runs.log", "a")  # noqa: SIM115 (closed with the process)
-        rig = chaos_faults.Rig(
+        rig = chaos_rig.Rig(
             settings, topics, output, log, rng, args.lock_ttl, args.chunk_messages, tmpfs
         )
-        rig.first_variant = rng.randrange(len(chaos_faults.FAULTS))
+        rig.first_variant = rng.randrange(len(chaos_faults.KILL_VARIANTS))
         producer = subprocess.Popen(
             [sys.executable, "-m", "superhero_assets.chaos_producer"]
             + ["--bootstrap", settings.kafka_bootstrap_servers, "--seed", str(args.seed)]
@@ -148,11 +147,11 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
         if producer is not None and producer.poll() is None:
             producer.kill()
             producer.wait()
-        _unmount(output)
+        chaos_rig.unmount(output)
         manager.down(settings, echo=say)
 
 
-def _drain(rig: chaos_faults.Rig, store: OutputStore, attempts: int = 10) -> int:
+def _drain(rig: chaos_rig.Rig, store: OutputStore, attempts: int = 10) -> int:
     """Clean runs until nothing is pending and the committed offsets reach the end."""
     for n in range(1, attempts + 1):
         rig.wait_unlocked()
@@ -163,17 +162,3 @@ def _drain(rig: chaos_faults.Rig, store: OutputStore, attempts: int = 10) -> int
         if rc == 0 and not behind and not store.exists("_manifest/pending.json"):
             return n
     raise StackError(f"the drain did not finish in {attempts} clean runs; see runs.log")
-
-
-def _mount_tmpfs(path) -> bool:
-    """A small tmpfs of our own, so a full disk and a read-only remount are real (root only)."""
-    if os.geteuid() != 0:
-        return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "chaos-output", str(path)])
-    return done.returncode == 0
-
-
-def _unmount(path) -> None:
-    with contextlib.suppress(OSError):
-        if os.path.ismount(path):
-            subprocess.run(["umount", "-l", str(path)], check=False)
