@@ -99,13 +99,14 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
         )
         time.sleep(2.0)
         rig.clean_run()  # also measures how long a run takes, to aim the kills
-        injected, disrupted, variants = Counter(), Counter(), Counter()
+        injected, live, broke, variants = Counter(), Counter(), Counter(), Counter()
         for i, kind in enumerate(schedule(args.kills, rng), 1):
             rig.wait_unlocked()
             t0 = time.monotonic()
             event = chaos_faults.FAULTS[kind](rig, injected[kind])
             injected[kind] += 1
-            disrupted[kind] += bool(event.pop("hit"))
+            live[kind] += bool(event["live"])
+            broke[kind] += any(rc != 0 for rc in event["rc"])
             variants[event.get("variant", kind)] += 1
             say(f"[{i}/{args.kills}] {kind} {event} ({time.monotonic() - t0:.1f}s)")
             if producer.poll() is not None:
@@ -128,7 +129,8 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
             "seed": args.seed,
             "kills": args.kills,
             "faults_injected": dict(injected),
-            "faults_that_disrupted_a_run": dict(disrupted),
+            "faults_that_struck_a_live_run": dict(live),
+            "faults_that_failed_a_run": dict(broke),
             "variants": dict(variants),
             "messages": result,
             "tables": tables,

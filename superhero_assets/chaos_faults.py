@@ -25,22 +25,23 @@ def kill_run(rig: Rig, n: int) -> dict:
     variant = KILL_VARIANTS[(n + rig.first_variant) % len(KILL_VARIANTS)]
     if variant != "wall_clock":
         rc = rig.finish(rig.start_load({"SUPERHERO_KILL_AT": variant}))
-        return {"variant": variant, "rc": [rc], "hit": rc == -signal.SIGKILL}
+        return {"variant": variant, "rc": [rc], "live": rc == -signal.SIGKILL}
     proc, delay = rig.start_load(), rig.rng.uniform(0.3, 1.0) * rig.run_seconds
     time.sleep(delay)
+    live = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     rc = rig.finish(proc)
-    return {"variant": "wall_clock", "at_s": round(delay, 2), "rc": [rc], "hit": rc != 0}
+    return {"variant": "wall_clock", "at_s": round(delay, 2), "rc": [rc], "live": live}
 
 
 def kill_kafka(rig: Rig, n: int) -> dict:
     """SIGKILL the broker during a run, then restart it (its storage is kept)."""
-    proc, delay = rig.start_working()
-    started = time.monotonic()
+    proc, delay = rig.start_working(0.5)
+    started, live = time.monotonic(), proc.poll() is None
     rig.restart("kafka")
     down_s = time.monotonic() - started
     rc = rig.finish(proc)
-    return {"at_s": round(delay, 2), "down_s": round(down_s, 1), "rc": [rc], "hit": rc != 0}
+    return {"at_s": round(delay, 2), "down_s": round(down_s, 1), "rc": [rc], "live": live}
 
 
 def restart_redis(rig: Rig, n: int) -> dict:
@@ -53,37 +54,38 @@ def restart_redis(rig: Rig, n: int) -> dict:
         rig.finish(rig.start_load())  # leaves nothing pending (unless it fails)
         rig.restart("redis")
         rc = rig.finish(rig.start_load())
-        return {"variant": "redis_between_runs", "rc": [rc], "hit": True}
-    proc, delay = rig.start_working()
+        return {"variant": "redis_between_runs", "rc": [rc], "live": False}
+    proc, delay = rig.start_working(0.5)
+    live = proc.poll() is None
     rig.restart("redis")
     rc = rig.finish(proc)
-    return {"variant": "redis_mid_run", "at_s": round(delay, 2), "rc": [rc], "hit": rc != 0}
+    return {"variant": "redis_mid_run", "at_s": round(delay, 2), "rc": [rc], "live": live}
 
 
 def concurrent_runs(rig: Rig, n: int) -> dict:
     """Two runs started at the same moment: the locks must let only one load."""
     first, second = rig.start_load(), rig.start_load()
     rcs = [rig.finish(first), rig.finish(second)]
-    return {"rc": rcs, "hit": 0 in rcs and any(rc != 0 for rc in rcs)}
+    return {"rc": rcs, "live": True}
 
 
 def output_failure(rig: Rig, n: int) -> dict:
     """The output turns read-only or full during a run, then recovers."""
     variant = "disk_full" if rig.tmpfs and n % 2 else "read_only"
     proc, delay = rig.start_working()
-    ballast = rig.output / ".chaos-ballast"
+    ballast, live = rig.output / ".chaos-ballast", proc.poll() is None
     try:
         if variant == "disk_full":
             _fill(ballast)
-        else:
-            _read_only(rig, True)
+        elif not _read_only(rig, True):
+            variant = "read_only_refused"  # the remount stayed busy: nothing was injected
         rc = rig.finish(proc)
     finally:
         if variant == "disk_full":
             ballast.unlink(missing_ok=True)
         else:
             _read_only(rig, False)
-    return {"variant": variant, "at_s": round(delay, 2), "rc": [rc], "hit": rc != 0}
+    return {"variant": variant, "at_s": round(delay, 2), "rc": [rc], "live": live}
 
 
 def _fill(ballast: Path) -> None:
@@ -98,19 +100,18 @@ def _fill(ballast: Path) -> None:
                 size //= 4
 
 
-def _read_only(rig: Rig, on: bool) -> None:
-    if rig.tmpfs:
-        opts = "remount,ro" if on else "remount,rw"
-        for _ in range(100):  # "busy" while the loader has a file open for writing
-            if (
-                subprocess.run(["mount", "-o", opts, str(rig.output)], stderr=rig.log).returncode
-                == 0
-            ):
-                return
-            time.sleep(0.02)
-        raise OSError(f"could not remount {rig.output} {opts}")
-    for folder, _dirs, _files in os.walk(rig.output):
-        os.chmod(folder, 0o555 if on else 0o755)
+def _read_only(rig: Rig, on: bool) -> bool:
+    """Make the output read-only (or writable again); False if the remount stayed busy."""
+    if not rig.tmpfs:
+        for folder, _dirs, _files in os.walk(rig.output):
+            os.chmod(folder, 0o555 if on else 0o755)
+        return True
+    argv = ["mount", "-o", "remount,ro" if on else "remount,rw", str(rig.output)]
+    for _ in range(100):  # "busy" while the loader has a file open for writing
+        if subprocess.run(argv, stderr=rig.log).returncode == 0:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 FAULTS = {

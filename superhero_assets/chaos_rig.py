@@ -78,11 +78,12 @@ class Rig:
             time.sleep(0.005)
         return None
 
-    def start_working(self) -> tuple[subprocess.Popen, float]:
-        """Start a run; return once it has planned, plus a seeded moment into its work."""
+    def start_working(self, within: float = 1.0) -> tuple[subprocess.Popen, float]:
+        """Start a run; return once it has planned, plus a seeded moment into its work
+        (within that share of a clean run's work)."""
         proc = self.start_load()
         self.wait_planned(proc)
-        delay = self.rng.uniform(0.0, 1.0) * self.work_seconds
+        delay = self.rng.uniform(0.0, within) * self.work_seconds
         time.sleep(delay)
         return proc, delay
 

@@ -150,7 +150,8 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing(tmp_path):
     assert messages["wrong"] == 0 and messages["unexpected"] == 0
     assert messages["produced"] > 1000 and messages["quarantined"] == messages["produced_bad"] > 0
     assert set(summary["faults_injected"]) == set(chaos_faults.KINDS)
-    assert summary["faults_that_disrupted_a_run"]["kill_run"] >= 1
+    assert summary["faults_that_failed_a_run"]["kill_run"] >= 1
+    assert summary["faults_that_struck_a_live_run"]["kill_kafka"] >= 1
     assert {"redis_mid_run", "redis_between_runs", "read_only", "disk_full"} <= set(
         summary["variants"]
     )
