@@ -127,6 +127,12 @@ def _loader_env(settings: Settings) -> dict[str, str]:
         REDIS_HOST=settings.redis_host,
         REDIS_PORT=str(settings.redis_port),
         REDIS_DB="0",
+        REDIS_PASSWORD="",  # the chaos stack has no AUTH, TLS or SASL, whatever the shell says
+        REDIS_SSL="false",
+        KAFKA_SECURITY_PROTOCOL="PLAINTEXT",
+        KAFKA_SASL_MECHANISM="",
+        KAFKA_SASL_USERNAME="",
+        KAFKA_SASL_PASSWORD="",
     )
     return env
 
