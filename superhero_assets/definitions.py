@@ -27,6 +27,7 @@ kafka = KafkaResource(
     sasl_mechanism=os.getenv("KAFKA_SASL_MECHANISM") or None,
     sasl_username=_secret("KAFKA_SASL_USERNAME"),
     sasl_password=_secret("KAFKA_SASL_PASSWORD"),
+    ssl_ca_location=os.getenv("KAFKA_SSL_CA_LOCATION") or None,
 )
 redis_state = RedisStateResource(
     host=os.getenv("REDIS_HOST", "localhost"),
@@ -34,6 +35,7 @@ redis_state = RedisStateResource(
     db=int(os.getenv("REDIS_DB", "0")),
     password=_secret("REDIS_PASSWORD"),
     ssl=os.getenv("REDIS_SSL", "false").lower() in ("1", "true", "yes"),
+    ssl_ca_certs=os.getenv("REDIS_SSL_CA_CERTS") or None,
 )
 output = OutputResource(output_fs=os.getenv("OUTPUT_FS", "./data"))
 

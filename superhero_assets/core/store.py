@@ -19,6 +19,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from superhero_assets.core.names import validate_output_fs
+
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
 
@@ -38,7 +40,7 @@ class OutputStore:
     """Files under one root URL (a local folder, s3://, gs://, az://)."""
 
     def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
-        self.root = root.rstrip("/") or "/"
+        self.root = validate_output_fs(root).rstrip("/") or "/"
         protocol = fsspec.core.split_protocol(self.root)[0]
         self.is_local = protocol in (None, "file", "local")
         if self.is_local:
