@@ -8,8 +8,10 @@ starts it on first use and stops it at the end.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from contextlib import closing
 
 import pytest
 
@@ -49,3 +51,20 @@ def stack() -> Settings:
     yield settings
     if not already_up:
         superhero("stack", "down")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def elt(stack, tmp_path):
+    """An isolated ELT environment: its own topics, Redis keys and output folder."""
+    from tests.elt_env import EltEnv
+
+    env = EltEnv.create(stack, tmp_path / "out")
+    yield env
+    env.cleanup()

@@ -1,10 +1,8 @@
 """Secrets never leak (logs, metadata, UI, errors, manifest); services listen on loopback."""
 
 import os
-import socket
 import subprocess
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -12,7 +10,7 @@ import pytest
 
 from superhero_assets.stack import procs
 from tests import wire
-from tests.conftest import superhero
+from tests.conftest import free_port, superhero
 from tests.dagster_ui import graphql
 from tests.elt_env import EltEnv
 
@@ -30,12 +28,6 @@ RESOURCES = """
 query { repositoriesOrError { ... on RepositoryConnection { nodes {
   allTopLevelResourceDetails { name configuredValues { key value type } } } } } }
 """
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def leaks(text: str | bytes) -> list[str]:
