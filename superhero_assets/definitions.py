@@ -33,7 +33,12 @@ redis_state = RedisStateResource(
     password=_secret("REDIS_PASSWORD"),
     ssl=os.getenv("REDIS_SSL", "false").lower() in ("1", "true", "yes"),
 )
-output = OutputResource(output_fs=os.getenv("OUTPUT_FS", "./data"))
+output = OutputResource(
+    output_fs=os.getenv("OUTPUT_FS", "./data"),
+    aws_secret_access_key=_secret("AWS_SECRET_ACCESS_KEY"),
+    azure_account_key=_secret("AZURE_ACCOUNT_KEY"),
+    azure_client_secret=_secret("AZURE_CLIENT_SECRET"),
+)
 
 defs = dg.Definitions(
     assets=ELT_ASSETS,
@@ -47,6 +52,6 @@ defs = dg.Definitions(
             output=output,
             lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "600")),
         ),
-        "io_manager": ParquetIOManager(output_fs=os.getenv("OUTPUT_FS", "./data")),
+        "io_manager": ParquetIOManager(output=output),
     },
 )
