@@ -436,6 +436,7 @@ class OutputStore:
         except BaseException:
             with contextlib.suppress(Exception):
                 fh.discard()  # abort the multipart / resumable upload: nothing appears
+                fh.closed = True  # and never complete it later (on garbage collection)
             raise
         fh.close()  # completes the upload: the object appears whole
 
