@@ -37,7 +37,12 @@ redis_state = RedisStateResource(
     ssl=os.getenv("REDIS_SSL", "false").lower() in ("1", "true", "yes"),
     ssl_ca_certs=os.getenv("REDIS_SSL_CA_CERTS") or None,
 )
-output = OutputResource(output_fs=os.getenv("OUTPUT_FS", "./data"))
+output = OutputResource(
+    output_fs=os.getenv("OUTPUT_FS", "./data"),
+    aws_secret_access_key=_secret("AWS_SECRET_ACCESS_KEY"),
+    azure_account_key=_secret("AZURE_ACCOUNT_KEY"),
+    azure_client_secret=_secret("AZURE_CLIENT_SECRET"),
+)
 
 defs = dg.Definitions(
     assets=ELT_ASSETS,
@@ -54,7 +59,7 @@ defs = dg.Definitions(
             lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "600")),
             source_topics=os.getenv("SUPERHERO_TOPICS", ",".join(SOURCE_TOPICS)).split(","),
         ),
-        "io_manager": ParquetIOManager(output_fs=os.getenv("OUTPUT_FS", "./data")),
+        "io_manager": ParquetIOManager(output=output),
         "lag_policy": LagPolicy(
             lag_threshold=int(os.getenv("SENSOR_LAG_THRESHOLD", "1000")),
             max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "30")),

@@ -51,6 +51,9 @@ class Loader:
 
         run_id names the caller (a Dagster run), so later phases can tell their plan apart.
         """
+        # A wrong credential or a missing bucket fails here, naming the variable to fix,
+        # before any lock, read or commit.
+        self.store.check_writable()
         r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
         tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
         try:
