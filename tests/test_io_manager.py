@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from superhero_assets.resources import ParquetIOManager
+from superhero_assets.resources import OutputResource, ParquetIOManager
 
 
 @dg.asset
@@ -21,7 +21,8 @@ def total(pieces: ds.Dataset) -> pa.Table:
 
 def test_pieces_become_files_and_load_back_as_one_dataset(tmp_path):
     result = dg.materialize(
-        [pieces, total], resources={"io_manager": ParquetIOManager(output_fs=str(tmp_path))}
+        [pieces, total],
+        resources={"io_manager": ParquetIOManager(output=OutputResource(output_fs=str(tmp_path)))},
     )
     assert result.success
     files = sorted((tmp_path / "pieces").glob("*.parquet"))
