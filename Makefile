@@ -6,9 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The test stack lives on its own ports and state folder, beside any demo stack.
 TEST_ENV := SUPERHERO_STATE_DIR=.superhero-test KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 \
-	KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379
+	KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379 \
+	SUPERHERO_S3_PORT=18333 SUPERHERO_GCS_PORT=14443 SUPERHERO_AZURITE_PORT=20000
+# checkov lives in its own venv: it pins boto3 and friends to versions the app does not use.
+CACHE_DIR ?= $(or $(SUPERHERO_CACHE_DIR),$(HOME)/.cache/superhero)
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(CACHE_DIR)/checkov-venv/bin/checkov
 
-.PHONY: demo test venv lint browser stack-up stack-down clean
+.PHONY: demo test venv lint browser stack-up stack-down clean checkov
 
 $(BIN)/superhero: pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -37,9 +42,16 @@ browser:
 	else echo "note: the browser test is skipped without chromium and chromedriver" \
 		"(Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"; fi
 
-test: venv lint browser
-	$(TEST_ENV) $(BIN)/superhero stack up
-	$(TEST_ENV) $(BIN)/pytest; status=$$?; $(TEST_ENV) $(BIN)/superhero stack down; exit $$status
+$(CHECKOV):
+	$(PYTHON) -m venv $(CACHE_DIR)/checkov-venv
+	$(CACHE_DIR)/checkov-venv/bin/pip install -q checkov==$(CHECKOV_VERSION)
+
+checkov: $(CHECKOV)
+
+# The test stack includes the local S3 (SeaweedFS), GCS (fake-gcs-server) and Azure (Azurite).
+test: venv lint browser checkov
+	$(TEST_ENV) $(BIN)/superhero stack up --with s3,gcs,azure
+	$(TEST_ENV) CHECKOV=$(CHECKOV) $(BIN)/pytest; status=$$?; $(TEST_ENV) $(BIN)/superhero stack down; exit $$status
 
 stack-up: venv
 	$(BIN)/superhero stack up

@@ -11,29 +11,40 @@ from superhero_assets.stack import StackError
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
-    from superhero_assets.stack import manager, procs
+    from superhero_assets.stack import emulators, manager, procs
 
     services = tuple(args.only.split(",")) if getattr(args, "only", None) else manager.SERVICES
     unknown = set(services) - set(manager.SERVICES)
     if unknown:
         raise StackError(f"unknown service(s) {sorted(unknown)}; choose from {manager.SERVICES}")
+    extra = tuple(s for s in (getattr(args, "with_", None) or "").split(",") if s)
+    unknown = set(extra) - set(emulators.EMULATORS)
+    if unknown:
+        raise StackError(f"unknown --with {sorted(unknown)}; choose from {emulators.EMULATORS}")
     if args.action == "up":
         t0 = time.monotonic()
-        statuses = manager.up(settings, services)
+        statuses = manager.up(settings, services, with_emulators=extra)
         for st in statuses:
             print(st.line())
         print(f"stack ready in {time.monotonic() - t0:.1f}s (state: {settings.state_dir})")
+        es = emulators.EmulatorSettings.from_env()
+        for service in extra:  # local-only credentials: safe to print
+            exports = {
+                **emulators.client_env(service, es),
+                "OUTPUT_FS": emulators.output_fs(service, es),
+            }
+            print(f"{service}: export " + " ".join(f"{k}={v}" for k, v in exports.items()))
         return 0 if all(st.healthy for st in statuses) else 1
     if args.action == "down":
         manager.down(settings, purge=args.purge)
         return 0
     if args.action == "status":
-        statuses = manager.status(settings, services)
+        statuses = manager.status(settings, (*services, *extra))
         for st in statuses:
             print(st.line())
         return 0 if all(st.healthy for st in statuses) else 1
     # logs
-    for service in services:
+    for service in (*services, *extra):
         print(f"==> {procs.log_path(settings.state_dir, service)} <==")
         print(procs.tail(procs.log_path(settings.state_dir, service), args.lines))
     return 0
@@ -53,12 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     actions = stack.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start what is not running and wait until usable")
     up.add_argument("--only", help="comma-separated subset of: redis,kafka")
+    up.add_argument("--with", dest="with_", help="also local object stores: s3,gcs,azure")
     down = actions.add_parser("down", help="stop the processes `up` started")
     down.add_argument("--purge", action="store_true", help="also delete the state folder")
     status = actions.add_parser("status", help="each service's address, PID and health")
     status.add_argument("--only", help="comma-separated subset of: redis,kafka")
+    status.add_argument("--with", dest="with_", help="also local object stores: s3,gcs,azure")
     logs = actions.add_parser("logs", help="the last lines of each service's log")
     logs.add_argument("--only", help="comma-separated subset of: redis,kafka")
+    logs.add_argument("--with", dest="with_", help="also local object stores: s3,gcs,azure")
     logs.add_argument("-n", "--lines", type=int, default=40)
     stack.set_defaults(handler=_stack)
 
@@ -81,16 +95,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_error(exc: BaseException) -> str | None:
+    """A message that says what to fix, for the failures a user can fix; None otherwise."""
+    import os
+
+    import redis
+    from confluent_kafka import KafkaException
+
+    from superhero_assets.core.consume import ConsumeError
+    from superhero_assets.core.plan import PlanError
+    from superhero_assets.core.state import StateError
+
+    where = f"{os.getenv('REDIS_HOST', 'localhost')}:{os.getenv('REDIS_PORT', '6379')}"
+    auth_refused = isinstance(exc, redis.ResponseError) and "auth" in str(exc).lower()
+    if isinstance(exc, redis.AuthenticationError) or auth_refused:
+        return f"Redis at {where} refused the credentials: {exc}. Check REDIS_PASSWORD."
+    if isinstance(exc, redis.ConnectionError):
+        return (
+            f"cannot reach Redis at {where}: {exc}. Check REDIS_HOST and REDIS_PORT, or "
+            "start the local stack with `superhero stack up`."
+        )
+    if isinstance(exc, KafkaException):
+        servers = os.getenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+        return (
+            f"Kafka at {servers} failed: {exc}. Check KAFKA_BOOTSTRAP_SERVERS, or start the "
+            "local stack with `superhero stack up`."
+        )
+    if isinstance(exc, StackError | ValueError | StateError | PlanError | ConsumeError):
+        return str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
         return args.handler(args, settings)
-    except (StackError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ kafka = KafkaResource(
     sasl_mechanism=os.getenv("KAFKA_SASL_MECHANISM") or None,
     sasl_username=_secret("KAFKA_SASL_USERNAME"),
     sasl_password=_secret("KAFKA_SASL_PASSWORD"),
+    ssl_ca_location=os.getenv("KAFKA_SSL_CA_LOCATION") or None,
 )
 redis_state = RedisStateResource(
     host=os.getenv("REDIS_HOST", "localhost"),
@@ -34,8 +35,14 @@ redis_state = RedisStateResource(
     db=int(os.getenv("REDIS_DB", "0")),
     password=_secret("REDIS_PASSWORD"),
     ssl=os.getenv("REDIS_SSL", "false").lower() in ("1", "true", "yes"),
+    ssl_ca_certs=os.getenv("REDIS_SSL_CA_CERTS") or None,
 )
-output = OutputResource(output_fs=os.getenv("OUTPUT_FS", "./data"))
+output = OutputResource(
+    output_fs=os.getenv("OUTPUT_FS", "./data"),
+    aws_secret_access_key=_secret("AWS_SECRET_ACCESS_KEY"),
+    azure_account_key=_secret("AZURE_ACCOUNT_KEY"),
+    azure_client_secret=_secret("AZURE_CLIENT_SECRET"),
+)
 
 defs = dg.Definitions(
     assets=ELT_ASSETS,
@@ -52,7 +59,7 @@ defs = dg.Definitions(
             lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "600")),
             source_topics=os.getenv("SUPERHERO_TOPICS", ",".join(SOURCE_TOPICS)).split(","),
         ),
-        "io_manager": ParquetIOManager(output_fs=os.getenv("OUTPUT_FS", "./data")),
+        "io_manager": ParquetIOManager(output=output),
         "lag_policy": LagPolicy(
             lag_threshold=int(os.getenv("SENSOR_LAG_THRESHOLD", "1000")),
             max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "30")),

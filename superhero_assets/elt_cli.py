@@ -8,9 +8,8 @@ import logging
 import os
 import time
 
-import redis
-
 from superhero_assets.core import contract
+from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.pipeline import Loader, LoaderConfig
 from superhero_assets.core.store import OutputStore
 
@@ -27,19 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_loader(args: argparse.Namespace) -> Loader:
-    client = redis.Redis(
-        host=os.getenv("REDIS_HOST", "localhost"),
-        port=int(os.getenv("REDIS_PORT", "6379")),
-        db=int(os.getenv("REDIS_DB", "0")),
-        password=os.getenv("REDIS_PASSWORD") or None,
-    )
     config = LoaderConfig(
         topics=tuple(args.topics.split(",")),
         chunk_messages=args.chunk_messages,
         lock_ttl_s=args.lock_ttl,
     )
-    kafka = {"bootstrap.servers": os.getenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")}
-    return Loader(kafka, client, OutputStore(args.output_fs), config)
+    return Loader(kafka_config_from_env(), redis_from_env(), OutputStore(args.output_fs), config)
 
 
 def run_load(args: argparse.Namespace, settings) -> int:

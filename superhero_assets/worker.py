@@ -16,8 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-import redis
-
+from superhero_assets.core.connections import redis_from_env
 from superhero_assets.core.settings import Settings
 from superhero_assets.devserver import dagster_home
 
@@ -33,15 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     worker.add_argument("--max-runs", type=int, default=0, help="exit after N runs (0: never)")
     worker.set_defaults(handler=run_worker)
-
-
-def _redis() -> redis.Redis:
-    return redis.Redis(
-        host=os.getenv("REDIS_HOST", "localhost"),
-        port=int(os.getenv("REDIS_PORT", "6379")),
-        db=int(os.getenv("REDIS_DB", "0")),
-        password=os.getenv("REDIS_PASSWORD") or None,
-    )
 
 
 def launch_run(env: dict[str, str]) -> int:
@@ -61,7 +51,7 @@ def launch_run(env: dict[str, str]) -> int:
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     channel = args.channel or os.getenv("WORKER_CHANNEL", "CLEAN")
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(settings))}
-    pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+    pubsub = redis_from_env().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel)
     print(f"worker: listening on Redis channel {channel!r}", flush=True)
     runs = 0

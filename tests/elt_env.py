@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import redis
 from confluent_kafka import Producer
@@ -18,24 +19,42 @@ from confluent_kafka.admin import AdminClient
 from superhero_assets.core import contract
 from superhero_assets.core.pipeline import Loader, LoaderConfig
 from superhero_assets.core.settings import Settings
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.store import OutputStore, storage_options_from_env
 from superhero_assets.stack.topics import ensure_topics
 from tests import wire
+
+CLOUD_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "STORAGE_EMULATOR_HOST")
 
 
 @dataclass
 class EltEnv:
+    """output is a local folder or an object-store URL; store_env holds that store's variables
+    (credentials, endpoint), given to the loader in-process and to `superhero load`."""
+
     stack: Settings
     lobby: str
     game: str
-    output: Path
+    output: Path | str
+    store_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, stack: Settings, output: Path) -> EltEnv:
+    def create(
+        cls, stack: Settings, output: Path | str, store_env: dict[str, str] | None = None
+    ) -> EltEnv:
         tag = uuid.uuid4().hex[:8]
-        env = cls(stack, f"t{tag}.lib.server.lobby", f"t{tag}.lib.server.game", output)
+        env = cls(
+            stack, f"t{tag}.lib.server.lobby", f"t{tag}.lib.server.game", output, store_env or {}
+        )
         ensure_topics(stack.kafka_bootstrap_servers, {env.lobby: 2, env.game: 4})
         return env
+
+    def store(self, **overrides: str) -> OutputStore:
+        """The output as the loader sees it, from store_env (plus overrides) alone."""
+        env = {**self.store_env, **overrides}
+        options, secrets = storage_options_from_env(str(self.output), env)
+        if options:
+            options = {**options, "skip_instance_cache": True}
+        return OutputStore(str(self.output), options, secrets)
 
     @property
     def topics(self) -> tuple[str, str]:
@@ -78,7 +97,7 @@ class EltEnv:
     def loader(self, **config) -> Loader:
         kafka = {"bootstrap.servers": self.stack.kafka_bootstrap_servers}
         cfg = LoaderConfig(topics=self.topics, **{"lock_ttl_s": 30, **config})
-        return Loader(kafka, self.redis(), OutputStore(str(self.output)), cfg)
+        return Loader(kafka, self.redis(), self.store(), cfg)
 
     def run(self, **config) -> dict | None:
         loader = self.loader(**config)
@@ -90,11 +109,18 @@ class EltEnv:
         return loader.commit(pending)
 
     def cli_load(
-        self, kill_at: str | None = None, lock_ttl: int = 2, chunk_messages: int = 100_000
+        self,
+        kill_at: str | None = None,
+        lock_ttl: int = 2,
+        chunk_messages: int = 100_000,
+        extra_env: dict[str, str] | None = None,
+        output_fs: str | None = None,
     ) -> subprocess.CompletedProcess:
         env = {
-            **os.environ,
-            "OUTPUT_FS": str(self.output),
+            **{k: v for k, v in os.environ.items() if not k.startswith(CLOUD_PREFIXES)},
+            **self.store_env,
+            **(extra_env or {}),
+            "OUTPUT_FS": output_fs or str(self.output),
             "KAFKA_BOOTSTRAP_SERVERS": self.stack.kafka_bootstrap_servers,
             "REDIS_HOST": self.stack.redis_host,
             "REDIS_PORT": str(self.stack.redis_port),
@@ -121,18 +147,34 @@ class EltEnv:
         )
 
     def table(self, name: str) -> pa.Table:
-        """What a reader globbing {OUTPUT_FS}/{table}/**/*.parquet sees."""
-        files = sorted(self.output.glob(f"{name}/**/*.parquet"))
+        """What a reader globbing {OUTPUT_FS}/{table}/**/*.parquet sees (pyarrow, any store)."""
+        store = self.store()
+        files = [store.path(p) for p in store.list(name, ".parquet")]
         if not files:
             return pa.table({})
-        return pa.concat_tables([pq.read_table(f) for f in files])
+        if store.is_local:
+            return pa.concat_tables([pq.read_table(f) for f in files])
+        paths = [store.fs._strip_protocol(f) for f in files]
+        dataset = ds.dataset(paths, format="parquet", filesystem=store.pyarrow_filesystem())
+        return dataset.to_table()
 
-    def files(self) -> dict[str, float]:
-        return {
-            str(p.relative_to(self.output)): p.stat().st_mtime_ns
-            for p in self.output.rglob("*")
-            if p.is_file()
-        }
+    def files(self) -> dict[str, object]:
+        """{relative path: version} of every file, a version changing whenever it is rewritten."""
+        if isinstance(self.output, Path):
+            return {
+                str(p.relative_to(self.output)): p.stat().st_mtime_ns
+                for p in self.output.rglob("*")
+                if p.is_file()
+            }
+        store = self.store()
+        versions = {}
+        for rel in store.list_all():
+            info = store.fs.info(store.path(rel))
+            versions[rel] = tuple(
+                str(info.get(k))
+                for k in ("ETag", "etag", "generation", "LastModified", "last_modified", "size")
+            )
+        return versions
 
     def state(self) -> dict[str, bytes | None]:
         r = self.redis()

@@ -2,9 +2,7 @@
 
 import os
 import re
-import socket
 import time
-from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -14,7 +12,7 @@ import pytest
 from superhero_assets.core import contract
 from superhero_assets.devserver import session_members
 from superhero_assets.stack import procs
-from tests.conftest import superhero
+from tests.conftest import free_port, superhero
 from tests.dagster_ui import (
     chromium_available,
     launch_materialize_all,
@@ -29,12 +27,6 @@ ARTIFACTS = Path(os.environ.get("SUPERHERO_TEST_ARTIFACTS", ".superhero-test/art
 
 def all_passed(page_text: str) -> list[str]:
     return [m for m in re.findall(r"(\d+) / (\d+) Passed", page_text) if m[0] == m[1]]
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Dev:

@@ -14,13 +14,6 @@ from tests.elt_env import EltEnv
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def elt(stack, tmp_path):
-    env = EltEnv.create(stack, tmp_path / "out")
-    yield env
-    env.cleanup()
-
-
 def assert_exactly_once(elt: EltEnv, messages: int) -> None:
     buffer_meta = elt.table("buffer_meta")
     keys = Counter(

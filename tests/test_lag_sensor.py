@@ -19,13 +19,6 @@ from tests.elt_env import EltEnv
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def elt(stack, tmp_path):
-    env = EltEnv.create(stack, tmp_path / "out")
-    yield env
-    env.cleanup()
-
-
 def evaluate(elt: EltEnv, instance, cursor=None, threshold=10, max_age_s=3600.0):
     loader = BatchLoaderResource(
         kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),

@@ -1,22 +1,15 @@
 """A second, throw-away stack on free ports: start twice, stop, leave nothing, refuse bad ports."""
 
 import socket
-from contextlib import closing
 
 import psutil
 import pytest
 
 from superhero_assets.core.settings import Settings
 from superhero_assets.stack import procs
-from tests.conftest import superhero
+from tests.conftest import free_port, superhero
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stack_env(tmp_path) -> dict[str, str]:

@@ -14,13 +14,6 @@ from tests.elt_env import EltEnv
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def elt(stack, tmp_path):
-    env = EltEnv.create(stack, tmp_path / "out")
-    yield env
-    env.cleanup()
-
-
 def dagster_env(elt: EltEnv, tmp_path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)

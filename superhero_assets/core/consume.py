@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Iterator
 
@@ -16,6 +18,14 @@ class ConsumeError(RuntimeError):
     """Kafka stopped serving the planned offsets; the message says what was missing."""
 
 
+def client_logger() -> logging.Logger:
+    """librdkafka retries a refused connection many times a second and logs each try; our own
+    errors say what failed, so its log is quiet unless KAFKA_CLIENT_LOG_LEVEL asks for it."""
+    logger = logging.getLogger("superhero.kafka.client")
+    logger.setLevel(os.environ.get("KAFKA_CLIENT_LOG_LEVEL", "CRITICAL").upper())
+    return logger
+
+
 def make_consumer(client_config: dict) -> Consumer:
     # Offsets live in Redis, never in Kafka: no group commits, explicit assignment only.
     return Consumer(
@@ -27,6 +37,7 @@ def make_consumer(client_config: dict) -> Consumer:
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 16 * 1024 * 1024,
             "queued.max.messages.kbytes": 256 * 1024,
+            "logger": client_logger(),
             "fetch.wait.max.ms": 100,
             **client_config,
         }
@@ -37,7 +48,13 @@ def watermarks(
     consumer: Consumer, topic: str, timeout_s: float = 15.0
 ) -> dict[int, tuple[int, int]]:
     """{partition: (low, high)} of every partition of topic, as of now."""
-    meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    except KafkaException as exc:
+        raise ConsumeError(
+            f"Kafka did not answer a metadata request for {topic} within {timeout_s:.0f}s "
+            f"({exc}). Check KAFKA_BOOTSTRAP_SERVERS, or start the stack: `superhero stack up`."
+        ) from exc
     if meta is None or meta.error is not None:
         raise ConsumeError(f"topic {topic} is not available: {meta.error if meta else 'missing'}")
     return {

@@ -18,6 +18,7 @@ import redis
 
 from superhero_assets.core import contract, faults, manifest, state
 from superhero_assets.core.consume import make_consumer, read_chunk
+from superhero_assets.core.names import validate_topic
 from superhero_assets.core.parse import parse_batch
 from superhero_assets.core.plan import Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
@@ -30,6 +31,10 @@ class LoaderConfig:
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
     batch_messages: int = 50_000  # messages per consume() call
     lock_ttl_s: int = 600
+
+    def __post_init__(self) -> None:
+        for topic in self.topics:
+            validate_topic(topic)
 
 
 @dataclass
@@ -46,6 +51,9 @@ class Loader:
 
         run_id names the caller (a Dagster run), so later phases can tell their plan apart.
         """
+        # A wrong credential or a missing bucket fails here, naming the variable to fix,
+        # before any lock, read or commit.
+        self.store.check_writable()
         r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
         tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
         try:

@@ -43,6 +43,9 @@ def server_properties(settings: Settings, data_dir: Path) -> str:
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
+            # Room for the odd 1 MB log record (the default limit is just under 1 MiB).
+            "message.max.bytes=4194304",
+            "replica.fetch.max.bytes=4194304",
             "",
         ]
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from superhero_assets.core.contract import PROBE_TOPIC, TOPIC_PARTITIONS
 from superhero_assets.core.settings import Settings
-from superhero_assets.stack import StackError, kafka, procs, redis_server
+from superhero_assets.stack import StackError, emulators, kafka, procs, redis_server
 from superhero_assets.stack.topics import ensure_topics
 
 SERVICES = ("redis", "kafka")
@@ -32,12 +32,16 @@ class ServiceStatus:
 
 
 def _address(settings: Settings, service: str) -> str:
+    if service in emulators.EMULATORS:
+        return emulators.EmulatorSettings.from_env().address(service)
     if service == "kafka":
         return settings.kafka_bootstrap_servers
     return f"{settings.redis_host}:{settings.redis_port}"
 
 
 def _answers(settings: Settings, service: str) -> bool:
+    if service in emulators.EMULATORS:
+        return emulators.answers(service, emulators.EmulatorSettings.from_env())
     if service == "kafka":
         return kafka.answers_as_kafka(settings)
     return redis_server.answers_ping(settings)
@@ -62,6 +66,8 @@ def _check_port_free(host: str, port: int, service: str, variable: str) -> None:
 
 
 def _start(settings: Settings, service: str) -> procs.ProcessRecord:
+    if service in emulators.EMULATORS:
+        return emulators.start(service, settings, emulators.EmulatorSettings.from_env())
     if service == "kafka":
         _check_port_free(
             settings.kafka_host, settings.kafka_port, "Kafka", "KAFKA_BOOTSTRAP_SERVERS"
@@ -109,10 +115,18 @@ def _kafka_usable(settings: Settings) -> bool:
 
 
 def up(
-    settings: Settings, services: tuple[str, ...] = SERVICES, echo: Callable[[str], None] = print
+    settings: Settings,
+    services: tuple[str, ...] = SERVICES,
+    echo: Callable[[str], None] = print,
+    with_emulators: tuple[str, ...] = (),
 ) -> list[ServiceStatus]:
-    """Start whatever is not already answering, wait until each service is usable, set up topics."""
+    """Start whatever is not already answering, wait until each service is usable, set up topics.
+
+    with_emulators adds local object stores (s3, gcs, azure), each usable once its test
+    bucket takes a real put and get.
+    """
     started: list[procs.ProcessRecord] = []
+    services = (*services, *with_emulators)
     with _stack_lock(settings):
         try:
             records: dict[str, procs.ProcessRecord | None] = {}
@@ -137,6 +151,11 @@ def up(
             if "kafka" in services:
                 _wait_until(lambda: _kafka_usable(settings), records["kafka"], "kafka", deadline)
                 ensure_topics(settings.kafka_bootstrap_servers, TOPIC_PARTITIONS)
+            es = emulators.EmulatorSettings.from_env()
+            for service in with_emulators:
+                _wait_until(
+                    lambda s=service: emulators.usable(s, es), records[service], service, deadline
+                )
         except BaseException:
             for record in started:
                 procs.stop(record, grace_s=10)
@@ -152,7 +171,7 @@ def down(settings: Settings, purge: bool = False, echo: Callable[[str], None] = 
         return
     with _stack_lock(settings):
         # Kafka first, so it does not log Redis-independent noise while Redis stops.
-        for service in reversed(SERVICES):
+        for service in reversed((*SERVICES, *emulators.EMULATORS)):
             record = procs.read_record(settings.state_dir, service)
             if record is None:
                 continue
