@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     elt_cli.register(sub)
 
+    from superhero_assets import bench
+
+    bench.register(sub)
+
     demo = sub.add_parser("demo", help="the main job end to end (for now: stack + round trip)")
     demo.set_defaults(handler=_demo)
 

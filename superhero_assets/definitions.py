@@ -46,6 +46,8 @@ defs = dg.Definitions(
             redis_state=redis_state,
             output=output,
             lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "600")),
+            # The benchmark loads its own topics; everyone else loads the game's two.
+            topics=os.getenv("SUPERHERO_TOPICS", "lib.server.lobby,lib.server.game").split(","),
         ),
         "io_manager": ParquetIOManager(output_fs=os.getenv("OUTPUT_FS", "./data")),
     },

@@ -5,6 +5,7 @@ import logging
 import dagster as dg
 from pydantic import Field
 
+from superhero_assets.core.contract import SOURCE_TOPICS
 from superhero_assets.core.pipeline import Loader, LoaderConfig
 from superhero_assets.resources.kafka import KafkaResource
 from superhero_assets.resources.output import OutputResource
@@ -20,9 +21,11 @@ class BatchLoaderResource(dg.ConfigurableResource):
     chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
     batch_messages: int = Field(default=50_000, description="Messages per consume() call.")
     lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
+    topics: list[str] = Field(default=list(SOURCE_TOPICS), description="The topics to load.")
 
     def loader(self, log: logging.Logger | None = None) -> Loader:
         config = LoaderConfig(
+            topics=tuple(self.topics),
             chunk_messages=self.chunk_messages,
             batch_messages=self.batch_messages,
             lock_ttl_s=self.lock_ttl_s,
