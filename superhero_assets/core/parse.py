@@ -64,24 +64,25 @@ def parse_batch(
             con.unregister("raw")
             con.unregister("msg")
     ok = pc.equal(msg["error"], "")
-    loaded = msg.filter(ok)
+    everything_loaded = pc.all(ok).as_py() is not False
     out = {
         "buffer_meta": _columns(msg, BUFFER_META_COLUMNS),
-        "log_meta": _columns(loaded, LOG_META_COLUMNS),
+        "log_meta": _columns(msg, LOG_META_COLUMNS, None if everything_loaded else ok),
         "lib_server_lobby": lobby,
         "lib_server_game": _columns(
-            loaded.filter(pc.equal(loaded["log_message"], "Attack Completed")), GAME_COLUMNS
+            msg, GAME_COLUMNS, pc.and_(ok, pc.equal(msg["log_message"], "Attack Completed"))
         ),
-        "quarantine": _columns(msg.filter(pc.invert(ok)), QUARANTINE_COLUMNS),
+        "quarantine": _columns(msg, QUARANTINE_COLUMNS, pc.invert(ok)),
     }
     # The SQL already nulled or quarantined anything out of range, so a safe cast never fails;
     # if it ever did, that is a bug to hear about, not data to truncate.
     return {name: table.cast(contract.TABLES[name]) for name, table in out.items()}
 
 
-def _columns(msg: pa.Table, columns: dict[str, str]) -> pa.Table:
-    """The output's columns (keys) from the msg columns (values)."""
-    return pa.Table.from_arrays([msg[c] for c in columns.values()], names=list(columns))
+def _columns(msg: pa.Table, columns: dict[str, str], rows: pa.ChunkedArray | None = None):
+    """The output's columns (keys) from the msg columns (values), only the rows selected."""
+    table = pa.Table.from_arrays([msg[c] for c in columns.values()], names=list(columns))
+    return table if rows is None else table.filter(rows)
 
 
 def _in_offset_order(raw: pa.Table) -> pa.Table:

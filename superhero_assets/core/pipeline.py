@@ -7,7 +7,12 @@ separate processes (Dagster steps) and a run that died is redone with the same p
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +23,8 @@ import redis
 
 from superhero_assets.core import contract, faults, manifest, state
 from superhero_assets.core.consume import make_consumer, read_chunk
-from superhero_assets.core.parse import parse_batch
-from superhero_assets.core.plan import Plan
+from superhero_assets.core.parse import connect, parse_batch
+from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
 from superhero_assets.core.store import OutputStore
 
@@ -30,6 +35,10 @@ class LoaderConfig:
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
     batch_messages: int = 50_000  # messages per consume() call
     lock_ttl_s: int = 600
+    # Parse each chunk right after landing it, while the next one is read from Kafka, and
+    # let derive_tables skip what this same Loader already derived. Only useful when one
+    # Loader runs every phase (`superhero load`, the bench); Dagster steps turn it off.
+    derive_while_landing: bool = True
 
 
 @dataclass
@@ -39,6 +48,9 @@ class Loader:
     store: OutputStore
     config: LoaderConfig = field(default_factory=LoaderConfig)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("superhero.elt"))
+    # Chunks this Loader derived while landing them: (etl_id, chunk) -> {table: (rows, bytes)}
+    _derived: dict = field(default_factory=dict, init=False, repr=False)
+    _duckdb: Any = field(default=None, init=False, repr=False)
 
     # 1-3: lock, state, plan (or the pending plan of a run that died)
     def prepare(self, run_id: str = "") -> dict[str, Any] | None:
@@ -91,45 +103,88 @@ class Loader:
 
     # 4: raw landing
     def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
+        """Land every planned chunk; reading chunk k+1 overlaps writing (and parsing) chunk k."""
         plan = Plan.from_json(pending["plan"])
         stats = {"messages": 0, "bytes": 0, "files": 0}
         consumer = make_consumer(self.kafka_config)
-        try:
-            for chunk in plan.chunks:
-                self._keep_locks(pending)
-                path = chunk.relpath("raw_messages")
-                if self.store.exists(path):
-                    continue  # landed by the attempt that died: files are all-or-nothing
-                batches = list(read_chunk(consumer, chunk, self.config.batch_messages))
-                table = (
-                    pa.concat_tables(batches) if batches else contract.RAW_MESSAGES.empty_table()
-                )
-                stats["bytes"] += self.store.write_parquet(path, table)
-                stats["messages"] += table.num_rows
+        in_flight: deque[Future] = deque()
+
+        def settle(until: int) -> None:
+            while len(in_flight) > until:
+                rows, size = in_flight.popleft().result()
+                stats["bytes"] += size
+                stats["messages"] += rows
                 stats["files"] += 1
                 faults.maybe_die("mid_landing")
+
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker:
+                for chunk in plan.chunks:
+                    self._keep_locks(pending)
+                    path = chunk.relpath("raw_messages")
+                    if self.store.exists(path):
+                        continue  # landed by the attempt that died: files are all-or-nothing
+                    with _gc_paused():  # 100k message objects at a time make the GC thrash
+                        batches = list(read_chunk(consumer, chunk, self.config.batch_messages))
+                    table = (
+                        pa.Table.from_batches([b for t in batches for b in t.to_batches()])
+                        if batches
+                        else contract.RAW_MESSAGES.empty_table()
+                    )
+                    del batches
+                    in_flight.append(worker.submit(self._land_chunk, plan.etl_id, chunk, table))
+                    del table
+                    settle(until=1)  # at most one chunk written while the next is read
+                settle(until=0)
         except BaseException:
+            for future in in_flight:
+                future.cancel()
             state.release_locks(self.redis_client, pending["tokens"])
             raise
         finally:
             consumer.close()
         return stats
 
+    def _land_chunk(self, etl_id: str, chunk: Chunk, table: pa.Table) -> tuple[int, int]:
+        size = self.store.write_parquet(chunk.relpath("raw_messages"), table)
+        if self.config.derive_while_landing:
+            self._derived[(etl_id, chunk)] = self._derive_chunk(etl_id, chunk, table)
+        return table.num_rows, size
+
+    def _derive_chunk(self, etl_id: str, chunk: Chunk, raw: pa.Table) -> dict[str, tuple[int, int]]:
+        """Write the chunk's tables; {table: (rows, bytes)} of the files written."""
+        if self._duckdb is None:
+            self._duckdb = connect()
+        written = {}
+        for name, table in parse_batch(raw, etl_id, self._duckdb).items():
+            path = chunk.relpath(name)
+            if table.num_rows == 0:
+                self.store.delete(path)  # a replay must not leave an older file behind
+                continue
+            written[name] = (table.num_rows, self.store.write_parquet(path, table))
+        return written
+
     # 4 (continued): the typed tables and quarantine, one file per chunk and table
     def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, int]]:
         plan = Plan.from_json(pending["plan"])
         stats = {t: {"rows": 0, "bytes": 0, "files": 0} for t in contract.TABLES}
         try:
+            with ThreadPoolExecutor(1, thread_name_prefix="superhero-read") as reader:
+                todo = [c for c in plan.chunks if (plan.etl_id, c) not in self._derived]
+                # Read chunk k+1 (decompression releases the GIL) while chunk k is parsed.
+                nxt = reader.submit(self._read_raw, todo[0]) if todo else None
+                for i, chunk in enumerate(todo):
+                    self._keep_locks(pending)
+                    raw = nxt.result()
+                    nxt = reader.submit(self._read_raw, todo[i + 1]) if i + 1 < len(todo) else None
+                    self._derived[(plan.etl_id, chunk)] = self._derive_chunk(
+                        plan.etl_id, chunk, raw
+                    )
+                    del raw
             for chunk in plan.chunks:
-                self._keep_locks(pending)
-                raw = self.store.read_parquet(chunk.relpath("raw_messages"))
-                for name, table in parse_batch(raw, plan.etl_id).items():
-                    path = chunk.relpath(name)
-                    if table.num_rows == 0:
-                        self.store.delete(path)  # a replay must not leave an older file behind
-                        continue
-                    stats[name]["bytes"] += self.store.write_parquet(path, table)
-                    stats[name]["rows"] += table.num_rows
+                for name, (rows, size) in self._derived.pop((plan.etl_id, chunk)).items():
+                    stats[name]["bytes"] += size
+                    stats[name]["rows"] += rows
                     stats[name]["files"] += 1
             etl_meta = pa.table(
                 {
@@ -153,7 +208,17 @@ class Loader:
         except BaseException:
             state.release_locks(self.redis_client, pending["tokens"])
             raise
+        finally:
+            self._close_duckdb()
         return stats
+
+    def _read_raw(self, chunk: Chunk) -> pa.Table:
+        return self.store.read_parquet(chunk.relpath("raw_messages"))
+
+    def _close_duckdb(self) -> None:
+        if self._duckdb is not None:
+            self._duckdb.close()
+            self._duckdb = None
 
     # 5-6: manifest, then Redis, then release
     def commit(self, pending: dict[str, Any]) -> dict[str, Any]:
@@ -217,6 +282,17 @@ class Loader:
             for table in ("raw_messages", *contract.CHUNKED_TABLES):
                 self.store.delete(chunk.relpath(table))
         self.store.delete(f"etl_meta/{plan.etl_id}.parquet")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _raw(states: dict[str, state.TopicState]) -> dict[str, list[str | None]]:
