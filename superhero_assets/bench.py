@@ -161,6 +161,8 @@ def run_once(
             "ceiling_runs_msg_per_s": [round(first["msg_per_s"]), round(second["msg_per_s"])],
             "dagster_cli_s": None,
             "reconciled": reconciled,
+            "output_root": root,
+            "topics": [lobby, game],
         }
         if dagster:
             result["dagster_cli_s"] = dagster_cli(bootstrap, [lobby, game], cli_root)
@@ -438,7 +440,8 @@ def _cleanup(bootstrap: str, topics: list[str], roots: list[str | None]) -> None
 
     from superhero_assets.core.store import OutputStore
 
-    for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(topics).values():
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive its futures
+    for future in admin.delete_topics(topics, operation_timeout=30).values():
         with contextlib.suppress(Exception):  # a topic that never got created is fine
             future.result()
     _delete_keys(redis_client(), topics)

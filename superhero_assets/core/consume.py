@@ -24,10 +24,11 @@ def make_consumer(client_config: dict) -> Consumer:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "error",
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            "max.partition.fetch.bytes": 16 * 1024 * 1024,
-            # Read-ahead of the assigned partition; a chunk of 100k typical messages is ~50 MB.
-            "queued.max.messages.kbytes": 64 * 1024,
+            # Read-ahead of the one assigned partition, bounded so that memory follows the
+            # batch (50k typical messages are ~25 MB), while a local broker keeps up.
+            "fetch.max.bytes": 8 * 1024 * 1024,
+            "max.partition.fetch.bytes": 4 * 1024 * 1024,
+            "queued.max.messages.kbytes": 8 * 1024,
             "fetch.wait.max.ms": 100,
             **client_config,
         }

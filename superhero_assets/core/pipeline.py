@@ -8,6 +8,7 @@ separate processes (Dagster steps) and a run that died is redone with the same p
 from __future__ import annotations
 
 import gc
+import io
 import logging
 from collections import deque
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from superhero_assets.core.consume import make_consumer, read_chunk
 from superhero_assets.core.parse import connect, parse_batch
 from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.store import OutputStore, parquet_options
 
 
 @dataclass(frozen=True)
@@ -103,38 +104,43 @@ class Loader:
 
     # 4: raw landing
     def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
-        """Land every planned chunk; reading chunk k+1 overlaps writing (and parsing) chunk k."""
+        """Land every planned chunk, one consume() batch at a time.
+
+        A worker thread writes (and, with derive_while_landing, parses) batch b while the
+        next is read, so memory holds a few batches, never a whole chunk.
+        """
         plan = Plan.from_json(pending["plan"])
+        derive = self.config.derive_while_landing
         stats = {"messages": 0, "bytes": 0, "files": 0}
         consumer = make_consumer(self.kafka_config)
         in_flight: deque[Future] = deque()
 
         def settle(until: int) -> None:
             while len(in_flight) > until:
-                rows, size = in_flight.popleft().result()
-                stats["bytes"] += size
-                stats["messages"] += rows
-                stats["files"] += 1
-                faults.maybe_die("mid_landing")
+                landed = in_flight.popleft().result()
+                if landed is not None:  # a chunk's files are durable
+                    rows, size = landed
+                    stats["bytes"] += size
+                    stats["messages"] += rows
+                    stats["files"] += 1
+                    faults.maybe_die("mid_landing")
 
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker:
                 for chunk in plan.chunks:
                     self._keep_locks(pending)
-                    path = chunk.relpath("raw_messages")
-                    if self.store.exists(path):
+                    if self.store.exists(chunk.relpath("raw_messages")):
                         continue  # landed by the attempt that died: files are all-or-nothing
+                    files = _ChunkFiles(self.store, chunk)
                     with _gc_paused():  # 100k message objects at a time make the GC thrash
-                        batches = list(read_chunk(consumer, chunk, self.config.batch_messages))
-                    table = (
-                        pa.Table.from_batches([b for t in batches for b in t.to_batches()])
-                        if batches
-                        else contract.RAW_MESSAGES.empty_table()
-                    )
-                    del batches
-                    in_flight.append(worker.submit(self._land_chunk, plan.etl_id, chunk, table))
-                    del table
-                    settle(until=1)  # at most one chunk written while the next is read
+                        for batch in read_chunk(consumer, chunk, self.config.batch_messages):
+                            in_flight.append(
+                                worker.submit(self._add_batch, files, plan.etl_id, batch, derive)
+                            )
+                            del batch
+                            settle(until=1)
+                    in_flight.append(worker.submit(self._close_landed, files, plan.etl_id, derive))
+                    settle(until=1)
                 settle(until=0)
         except BaseException:
             for future in in_flight:
@@ -145,42 +151,40 @@ class Loader:
             consumer.close()
         return stats
 
-    def _land_chunk(self, etl_id: str, chunk: Chunk, table: pa.Table) -> tuple[int, int]:
-        size = self.store.write_parquet(chunk.relpath("raw_messages"), table)
-        if self.config.derive_while_landing:
-            self._derived[(etl_id, chunk)] = self._derive_chunk(etl_id, chunk, table)
-        return table.num_rows, size
+    def _add_batch(self, files: _ChunkFiles, etl_id: str, raw: pa.Table, derive: bool) -> None:
+        files.add("raw_messages", raw)
+        if derive:
+            self._derive_batch(files, etl_id, raw)
 
-    def _derive_chunk(self, etl_id: str, chunk: Chunk, raw: pa.Table) -> dict[str, tuple[int, int]]:
-        """Write the chunk's tables; {table: (rows, bytes)} of the files written."""
+    def _derive_batch(self, files: _ChunkFiles, etl_id: str, raw: pa.Table) -> None:
+        for name, table in parse_batch(raw, etl_id, self._connection()).items():
+            files.add(name, table)
+
+    def _close_landed(self, files: _ChunkFiles, etl_id: str, derive: bool) -> tuple[int, int]:
+        (raw,) = files.close(["raw_messages"]).values()
+        if derive:
+            self._derived[(etl_id, files.chunk)] = files.close(contract.CHUNKED_TABLES)
+        return raw
+
+    def _connection(self):
         if self._duckdb is None:
             self._duckdb = connect()
-        written = {}
-        for name, table in parse_batch(raw, etl_id, self._duckdb).items():
-            path = chunk.relpath(name)
-            if table.num_rows == 0:
-                self.store.delete(path)  # a replay must not leave an older file behind
-                continue
-            written[name] = (table.num_rows, self.store.write_parquet(path, table))
-        return written
+        return self._duckdb
 
     # 4 (continued): the typed tables and quarantine, one file per chunk and table
     def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, int]]:
         plan = Plan.from_json(pending["plan"])
         stats = {t: {"rows": 0, "bytes": 0, "files": 0} for t in contract.TABLES}
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="superhero-read") as reader:
-                todo = [c for c in plan.chunks if (plan.etl_id, c) not in self._derived]
-                # Read chunk k+1 (decompression releases the GIL) while chunk k is parsed.
-                nxt = reader.submit(self._read_raw, todo[0]) if todo else None
-                for i, chunk in enumerate(todo):
-                    self._keep_locks(pending)
-                    raw = nxt.result()
-                    nxt = reader.submit(self._read_raw, todo[i + 1]) if i + 1 < len(todo) else None
-                    self._derived[(plan.etl_id, chunk)] = self._derive_chunk(
-                        plan.etl_id, chunk, raw
-                    )
-                    del raw
+            for chunk in plan.chunks:
+                if (plan.etl_id, chunk) in self._derived:
+                    continue  # derived while landing, by this Loader, for this same plan
+                self._keep_locks(pending)
+                files = _ChunkFiles(self.store, chunk)
+                with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
+                    for batch in pq.ParquetFile(fh).iter_batches(self.config.batch_messages):
+                        self._derive_batch(files, plan.etl_id, pa.Table.from_batches([batch]))
+                self._derived[(plan.etl_id, chunk)] = files.close(contract.CHUNKED_TABLES)
             for chunk in plan.chunks:
                 for name, (rows, size) in self._derived.pop((plan.etl_id, chunk)).items():
                     stats[name]["bytes"] += size
@@ -211,9 +215,6 @@ class Loader:
         finally:
             self._close_duckdb()
         return stats
-
-    def _read_raw(self, chunk: Chunk) -> pa.Table:
-        return self.store.read_parquet(chunk.relpath("raw_messages"))
 
     def _close_duckdb(self) -> None:
         if self._duckdb is not None:
@@ -282,6 +283,52 @@ class Loader:
             for table in ("raw_messages", *contract.CHUNKED_TABLES):
                 self.store.delete(chunk.relpath(table))
         self.store.delete(f"etl_meta/{plan.etl_id}.parquet")
+
+
+class _ChunkFiles:
+    """One chunk's files, built in memory a row group per batch; each appears whole on close.
+
+    Only the compressed Parquet is held, so memory follows the batch, not the chunk.
+    """
+
+    def __init__(self, store: OutputStore, chunk: Chunk) -> None:
+        self.store, self.chunk = store, chunk
+        self._open: dict[str, tuple[io.BytesIO, pq.ParquetWriter]] = {}
+        self._rows: dict[str, int] = {}
+
+    def add(self, name: str, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if name not in self._open:
+            buf = io.BytesIO()
+            self._open[name] = (buf, pq.ParquetWriter(buf, table.schema, **_writer_options(table)))
+        self._open[name][1].write_table(table)
+        self._rows[name] = self._rows.get(name, 0) + table.num_rows
+
+    def close(self, names) -> dict[str, tuple[int, int]]:
+        """Write the files of these tables; {table: (rows, bytes)} of those written."""
+        written = {}
+        for name in names:
+            path = self.chunk.relpath(name)
+            if name not in self._open:
+                if name == "raw_messages":  # an empty chunk still records that it was read
+                    empty = contract.RAW_MESSAGES.empty_table()
+                    written[name] = (0, self.store.write_parquet(path, empty))
+                else:
+                    self.store.delete(path)  # a replay must not leave an older file behind
+                continue
+            buf, writer = self._open.pop(name)
+            writer.close()
+            data = buf.getvalue()
+            self.store.write_bytes(path, data)
+            written[name] = (self._rows[name], len(data))
+        return written
+
+
+def _writer_options(table: pa.Table) -> dict[str, Any]:
+    options = parquet_options(table.schema)
+    del options["row_group_size"]  # one row group per batch added
+    return options
 
 
 @contextmanager

@@ -35,6 +35,19 @@ def check_relpath(relpath: str) -> str:
     return relpath
 
 
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """How every table is written (also by writers that add one row group at a time)."""
+    # Unique-per-row columns gain nothing from a dictionary or min/max statistics and cost
+    # the most to try them on.
+    plain = [f.name for f in schema if f.name not in _UNIQUE_COLUMNS]
+    return {
+        "compression": "zstd",
+        "row_group_size": 128 * 1024,
+        "use_dictionary": plain,
+        "write_statistics": plain,
+    }
+
+
 class OutputStore:
     """Files under one root URL (a local folder, s3://, gs://, az://)."""
 
@@ -75,17 +88,7 @@ class OutputStore:
     def write_parquet(self, relpath: str, table: pa.Table) -> int:
         """Write one Arrow table as one Parquet file; returns the bytes written."""
         buf = io.BytesIO()
-        # Unique-per-row columns gain nothing from a dictionary or min/max statistics and
-        # cost the most to try them on.
-        plain = [f.name for f in table.schema if f.name not in _UNIQUE_COLUMNS]
-        pq.write_table(
-            table,
-            buf,
-            compression="zstd",
-            row_group_size=128 * 1024,
-            use_dictionary=plain,
-            write_statistics=plain,
-        )
+        pq.write_table(table, buf, **parquet_options(table.schema))
         data = buf.getvalue()
         self.write_bytes(relpath, data)
         return len(data)
