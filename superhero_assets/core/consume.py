@@ -30,6 +30,9 @@ def make_consumer(client_config: dict) -> Consumer:
             "max.partition.fetch.bytes": 4 * 1024 * 1024,
             "queued.max.messages.kbytes": 8 * 1024,
             "fetch.wait.max.ms": 100,
+            # When the read-ahead is full, fetch again as soon as it drains (librdkafka's
+            # default waits a whole second, which starves a small read-ahead).
+            "fetch.queue.backoff.ms": 5,
             **client_config,
         }
     )
