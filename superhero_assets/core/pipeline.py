@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,7 +52,8 @@ class Loader:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("superhero.elt"))
     # Chunks this Loader derived while landing them: (etl_id, chunk) -> {table: (rows, bytes)}
     _derived: dict = field(default_factory=dict, init=False, repr=False)
-    _duckdb: Any = field(default=None, init=False, repr=False)
+    _duckdb: dict = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # 1-3: lock, state, plan (or the pending plan of a run that died)
     def prepare(self, run_id: str = "") -> dict[str, Any] | None:
@@ -126,7 +128,10 @@ class Loader:
                     faults.maybe_die("mid_landing")
 
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker:
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker,
+                ThreadPoolExecutor(2, thread_name_prefix="superhero-parse") as parsers,
+            ):
                 for chunk in plan.chunks:
                     self._keep_locks(pending)
                     if self.store.exists(chunk.relpath("raw_messages")):
@@ -134,11 +139,11 @@ class Loader:
                     files = _ChunkFiles(self.store, chunk)
                     with _gc_paused():  # 100k message objects at a time make the GC thrash
                         for batch in read_chunk(consumer, chunk, self.config.batch_messages):
-                            in_flight.append(
-                                worker.submit(self._add_batch, files, plan.etl_id, batch, derive)
-                            )
-                            del batch
-                            settle(until=1)
+                            # Two batches are parsed at once; the writer adds them in order.
+                            parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
+                            in_flight.append(worker.submit(self._add_parsed, files, parsed))
+                            del batch, parsed
+                            settle(until=2)
                     in_flight.append(worker.submit(self._close_landed, files, plan.etl_id, derive))
                     settle(until=1)
                 settle(until=0)
@@ -151,10 +156,14 @@ class Loader:
             consumer.close()
         return stats
 
-    def _add_batch(self, files: _ChunkFiles, etl_id: str, raw: pa.Table, derive: bool) -> None:
-        files.add("raw_messages", raw)
-        if derive:
-            self._derive_batch(files, etl_id, raw)
+    def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:
+        tables = parse_batch(raw, etl_id, self._connection()) if derive else {}
+        return {"raw_messages": raw, **tables}
+
+    @staticmethod
+    def _add_parsed(files: _ChunkFiles, parsed: Future) -> None:
+        for name, table in parsed.result().items():
+            files.add(name, table)
 
     def _derive_batch(self, files: _ChunkFiles, etl_id: str, raw: pa.Table) -> None:
         for name, table in parse_batch(raw, etl_id, self._connection()).items():
@@ -167,9 +176,12 @@ class Loader:
         return raw
 
     def _connection(self):
-        if self._duckdb is None:
-            self._duckdb = connect()
-        return self._duckdb
+        """This thread's DuckDB connection (parsing runs on up to two threads at once)."""
+        with self._lock:
+            con = self._duckdb.get(threading.get_ident())
+            if con is None:
+                con = self._duckdb[threading.get_ident()] = connect()
+            return con
 
     # 4 (continued): the typed tables and quarantine, one file per chunk and table
     def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -217,9 +229,10 @@ class Loader:
         return stats
 
     def _close_duckdb(self) -> None:
-        if self._duckdb is not None:
-            self._duckdb.close()
-            self._duckdb = None
+        with self._lock:
+            for con in self._duckdb.values():
+                con.close()
+            self._duckdb.clear()
 
     # 5-6: manifest, then Redis, then release
     def commit(self, pending: dict[str, Any]) -> dict[str, Any]:
