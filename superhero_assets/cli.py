@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.register(sub)
     chaos.register(sub)
 
+    from superhero_assets import bench
+
+    bench.register(sub)
+
     demo = sub.add_parser(
         "demo", help="the main job end to end: stack, simulate, materialize, print the tables"
     )

@@ -7,7 +7,14 @@ separate processes (Dagster steps) and a run that died is redone with the same p
 
 from __future__ import annotations
 
+import gc
+import io
 import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +26,10 @@ import redis
 from superhero_assets.core import contract, faults, manifest, state
 from superhero_assets.core.consume import make_consumer, read_chunk
 from superhero_assets.core.names import validate_topic
-from superhero_assets.core.parse import parse_batch
-from superhero_assets.core.plan import Plan
+from superhero_assets.core.parse import connect, parse_batch
+from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.store import OutputStore, parquet_options
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class LoaderConfig:
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
     batch_messages: int = 50_000  # messages per consume() call
     lock_ttl_s: int = 600
+    # Parse each chunk right after landing it, while the next one is read from Kafka, and
+    # let derive_tables skip what this same Loader already derived. Only useful when one
+    # Loader runs every phase (`superhero load`, the bench); Dagster steps turn it off.
+    derive_while_landing: bool = True
 
     def __post_init__(self) -> None:
         for topic in self.topics:
@@ -44,6 +55,10 @@ class Loader:
     store: OutputStore
     config: LoaderConfig = field(default_factory=LoaderConfig)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("superhero.elt"))
+    # Chunks this Loader derived while landing them: (etl_id, chunk) -> {table: (rows, bytes)}
+    _derived: dict = field(default_factory=dict, init=False, repr=False)
+    _duckdb: dict = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # 1-3: lock, state, plan (or the pending plan of a run that died)
     def prepare(self, run_id: str = "") -> dict[str, Any] | None:
@@ -99,29 +114,82 @@ class Loader:
 
     # 4: raw landing
     def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
+        """Land every planned chunk, one consume() batch at a time.
+
+        A worker thread writes (and, with derive_while_landing, parses) batch b while the
+        next is read, so memory holds a few batches, never a whole chunk.
+        """
         plan = Plan.from_json(pending["plan"])
+        derive = self.config.derive_while_landing
         stats = {"messages": 0, "bytes": 0, "files": 0}
         consumer = make_consumer(self.kafka_config)
+        in_flight: deque[Future] = deque()
+
+        def settle(until: int) -> None:
+            while len(in_flight) > until:
+                landed = in_flight.popleft().result()
+                if landed is not None:  # a chunk's files are durable
+                    rows, size = landed
+                    stats["bytes"] += size
+                    stats["messages"] += rows
+                    stats["files"] += 1
+                    faults.maybe_die("mid_landing")
+
         try:
-            for chunk in plan.chunks:
-                self._keep_locks(pending)
-                path = chunk.relpath("raw_messages")
-                if self.store.exists(path):
-                    continue  # landed by the attempt that died: files are all-or-nothing
-                batches = list(read_chunk(consumer, chunk, self.config.batch_messages))
-                table = (
-                    pa.concat_tables(batches) if batches else contract.RAW_MESSAGES.empty_table()
-                )
-                stats["bytes"] += self.store.write_parquet(path, table)
-                stats["messages"] += table.num_rows
-                stats["files"] += 1
-                faults.maybe_die("mid_landing")
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker,
+                ThreadPoolExecutor(2, thread_name_prefix="superhero-parse") as parsers,
+            ):
+                for chunk in plan.chunks:
+                    self._keep_locks(pending)
+                    if self.store.exists(chunk.relpath("raw_messages")):
+                        continue  # landed by the attempt that died: files are all-or-nothing
+                    files = _ChunkFiles(self.store, chunk)
+                    with _gc_paused():  # 100k message objects at a time make the GC thrash
+                        for batch in read_chunk(consumer, chunk, self.config.batch_messages):
+                            # Two batches are parsed at once; the writer adds them in order.
+                            parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
+                            in_flight.append(worker.submit(self._add_parsed, files, parsed))
+                            del batch, parsed
+                            settle(until=2)
+                    in_flight.append(worker.submit(self._close_landed, files, plan.etl_id, derive))
+                    settle(until=1)
+                settle(until=0)
         except BaseException:
+            for future in in_flight:
+                future.cancel()
             state.release_locks(self.redis_client, pending["tokens"])
             raise
         finally:
             consumer.close()
         return stats
+
+    def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:
+        tables = parse_batch(raw, etl_id, self._connection()) if derive else {}
+        return {"raw_messages": raw, **tables}
+
+    @staticmethod
+    def _add_parsed(files: _ChunkFiles, parsed: Future) -> None:
+        for name, table in parsed.result().items():
+            files.add(name, table)
+
+    def _derive_batch(self, files: _ChunkFiles, etl_id: str, raw: pa.Table) -> None:
+        for name, table in parse_batch(raw, etl_id, self._connection()).items():
+            files.add(name, table)
+
+    def _close_landed(self, files: _ChunkFiles, etl_id: str, derive: bool) -> tuple[int, int]:
+        (raw,) = files.close(["raw_messages"]).values()
+        if derive:
+            self._derived[(etl_id, files.chunk)] = files.close(contract.CHUNKED_TABLES)
+        return raw
+
+    def _connection(self):
+        """This thread's DuckDB connection (parsing runs on up to two threads at once)."""
+        with self._lock:
+            con = self._duckdb.get(threading.get_ident())
+            if con is None:
+                con = self._duckdb[threading.get_ident()] = connect()
+            return con
 
     # 4 (continued): the typed tables and quarantine, one file per chunk and table
     def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -129,15 +197,18 @@ class Loader:
         stats = {t: {"rows": 0, "bytes": 0, "files": 0} for t in contract.TABLES}
         try:
             for chunk in plan.chunks:
+                if (plan.etl_id, chunk) in self._derived:
+                    continue  # derived while landing, by this Loader, for this same plan
                 self._keep_locks(pending)
-                raw = self.store.read_parquet(chunk.relpath("raw_messages"))
-                for name, table in parse_batch(raw, plan.etl_id).items():
-                    path = chunk.relpath(name)
-                    if table.num_rows == 0:
-                        self.store.delete(path)  # a replay must not leave an older file behind
-                        continue
-                    stats[name]["bytes"] += self.store.write_parquet(path, table)
-                    stats[name]["rows"] += table.num_rows
+                files = _ChunkFiles(self.store, chunk)
+                with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
+                    for batch in pq.ParquetFile(fh).iter_batches(self.config.batch_messages):
+                        self._derive_batch(files, plan.etl_id, pa.Table.from_batches([batch]))
+                self._derived[(plan.etl_id, chunk)] = files.close(contract.CHUNKED_TABLES)
+            for chunk in plan.chunks:
+                for name, (rows, size) in self._derived.pop((plan.etl_id, chunk)).items():
+                    stats[name]["bytes"] += size
+                    stats[name]["rows"] += rows
                     stats[name]["files"] += 1
             etl_meta = pa.table(
                 {
@@ -161,7 +232,15 @@ class Loader:
         except BaseException:
             state.release_locks(self.redis_client, pending["tokens"])
             raise
+        finally:
+            self._close_duckdb()
         return stats
+
+    def _close_duckdb(self) -> None:
+        with self._lock:
+            for con in self._duckdb.values():
+                con.close()
+            self._duckdb.clear()
 
     # 5-6: manifest, then Redis, then release
     def commit(self, pending: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +304,63 @@ class Loader:
             for table in ("raw_messages", *contract.CHUNKED_TABLES):
                 self.store.delete(chunk.relpath(table))
         self.store.delete(f"etl_meta/{plan.etl_id}.parquet")
+
+
+class _ChunkFiles:
+    """One chunk's files, built in memory a row group per batch; each appears whole on close.
+
+    Only the compressed Parquet is held, so memory follows the batch, not the chunk.
+    """
+
+    def __init__(self, store: OutputStore, chunk: Chunk) -> None:
+        self.store, self.chunk = store, chunk
+        self._open: dict[str, tuple[io.BytesIO, pq.ParquetWriter]] = {}
+        self._rows: dict[str, int] = {}
+
+    def add(self, name: str, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if name not in self._open:
+            buf = io.BytesIO()
+            self._open[name] = (buf, pq.ParquetWriter(buf, table.schema, **_writer_options(table)))
+        self._open[name][1].write_table(table)
+        self._rows[name] = self._rows.get(name, 0) + table.num_rows
+
+    def close(self, names) -> dict[str, tuple[int, int]]:
+        """Write the files of these tables; {table: (rows, bytes)} of those written."""
+        written = {}
+        for name in names:
+            path = self.chunk.relpath(name)
+            if name not in self._open:
+                if name == "raw_messages":  # an empty chunk still records that it was read
+                    empty = contract.RAW_MESSAGES.empty_table()
+                    written[name] = (0, self.store.write_parquet(path, empty))
+                else:
+                    self.store.delete(path)  # a replay must not leave an older file behind
+                continue
+            buf, writer = self._open.pop(name)
+            writer.close()
+            data = buf.getvalue()
+            self.store.write_bytes(path, data)
+            written[name] = (self._rows[name], len(data))
+        return written
+
+
+def _writer_options(table: pa.Table) -> dict[str, Any]:
+    options = parquet_options(table.schema)
+    del options["row_group_size"]  # one row group per batch added
+    return options
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _raw(states: dict[str, state.TopicState]) -> dict[str, list[str | None]]:

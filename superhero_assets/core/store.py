@@ -33,6 +33,8 @@ import pyarrow.parquet as pq
 
 from superhero_assets.core.names import validate_output_fs
 
+_UNIQUE_COLUMNS = frozenset({"value", "msg_id", "checksum"})
+
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
 # Parts of a streamed upload. S3 needs at least 5 MiB per part, GCS a multiple of 256 KiB.
@@ -63,6 +65,19 @@ def check_relpath(relpath: str) -> str:
     ):
         raise ValueError(f"refusing unsafe output path {relpath!r}")
     return relpath
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """How every table is written (also by writers that add one row group at a time)."""
+    # Unique-per-row columns gain nothing from a dictionary or min/max statistics and cost
+    # the most to try them on.
+    plain = [f.name for f in schema if f.name not in _UNIQUE_COLUMNS]
+    return {
+        "compression": "zstd",
+        "row_group_size": 128 * 1024,
+        "use_dictionary": plain,
+        "write_statistics": plain,
+    }
 
 
 def cloud_of(url: str) -> str | None:
@@ -403,10 +418,12 @@ class OutputStore:
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         target = self.path(relpath)
-        if not self.is_local:
+        if not self.is_local and len(data) <= self.upload_block_bytes:
             self.fs.pipe_file(target, data)  # one PUT: atomic
             return
-        with self._local_atomic(target) as fh:
+        # Big objects go up in parts (multipart / resumable / staged blocks), whole or not at all.
+        opener = self._local_atomic if self.is_local else self._remote_streaming
+        with opener(target) as fh:
             fh.write(data)
 
     @contextlib.contextmanager
@@ -448,7 +465,7 @@ class OutputStore:
         opener = self._local_atomic if self.is_local else self._remote_streaming
         with opener(target) as fh:
             counted = _CountingWriter(fh)
-            pq.write_table(table, counted, compression="zstd", row_group_size=128 * 1024)
+            pq.write_table(table, counted, **parquet_options(table.schema))
         return counted.written
 
     def write_json(self, relpath: str, obj: Any) -> None:

@@ -31,6 +31,8 @@ class BatchLoaderResource(dg.ConfigurableResource):
     def loader(self, log: logging.Logger | None = None) -> Loader:
         config = LoaderConfig(
             topics=self.topics(),
+            # Each asset step builds its own Loader, so nothing derived while landing is reused.
+            derive_while_landing=False,
             chunk_messages=self.chunk_messages,
             batch_messages=self.batch_messages,
             lock_ttl_s=self.lock_ttl_s,
