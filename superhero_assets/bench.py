@@ -31,6 +31,8 @@ import time
 import uuid
 from typing import Any
 
+from superhero_assets.devserver import MATERIALIZE_ALL, dagster_cli
+
 # The keys of the JSON object `superhero bench` prints (the README documents them).
 RESULT_KEYS = (
     "messages",
@@ -166,7 +168,7 @@ def run_once(
             "topics": [lobby, game],
         }
         if dagster:
-            result["dagster_cli_s"] = dagster_cli(bootstrap, [lobby, game], cli_root)
+            result["dagster_cli_s"] = time_dagster_cli(bootstrap, [lobby, game], cli_root)
         return result
     finally:
         if not keep:
@@ -343,7 +345,7 @@ def measure_product(spec: dict) -> dict:
     }
 
 
-def dagster_cli(bootstrap: str, topics: list[str], root: str) -> float:
+def time_dagster_cli(bootstrap: str, topics: list[str], root: str) -> float:
     """Wall time of `dagster asset materialize --select '*'` on the bench topics (fresh state)."""
     db = int(os.getenv("SUPERHERO_BENCH_REDIS_DB", "15"))
     home = tempfile.mkdtemp(prefix="superhero-bench-dagster-home-")
@@ -355,19 +357,10 @@ def dagster_cli(bootstrap: str, topics: list[str], root: str) -> float:
         "REDIS_DB": str(db),
         "SUPERHERO_TOPICS": ",".join(topics),
     }
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     try:
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [
-                dagster,
-                "asset",
-                "materialize",
-                "-m",
-                "superhero_assets.definitions",
-                "--select",
-                "*",
-            ],
+            dagster_cli(*MATERIALIZE_ALL),
             capture_output=True,
             text=True,
             env=env,

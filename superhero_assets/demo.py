@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from superhero_assets.core import contract
 from superhero_assets.core.settings import Settings
-from superhero_assets.devserver import dagster_home
+from superhero_assets.devserver import MATERIALIZE_ALL, dagster_cli, dagster_home
 from superhero_assets.stack import StackError, manager, procs
 
 DEMO_MESSAGES = 10_000  # about three hundred matches
@@ -66,15 +66,7 @@ def run_demo(settings: Settings) -> int:
     )
     before = {name: count for name, count, _, _ in table_summary(output_fs)}
     seconds = _run(
-        [
-            str(bin_dir / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "superhero_assets.definitions",
-            "--select",
-            "*",
-        ],
+        dagster_cli(*MATERIALIZE_ALL),
         env,
         log,
     )

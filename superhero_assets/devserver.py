@@ -24,6 +24,15 @@ from superhero_assets.core.settings import Settings
 from superhero_assets.stack import StackError, procs
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+DEFINITIONS = "superhero_assets.definitions"
+# `dagster asset materialize` of every asset: what the UI's "Materialize all" runs.
+MATERIALIZE_ALL = ("asset", "materialize", "-m", DEFINITIONS, "--select", "*")
+ELT_JOB = ("job", "execute", "-m", DEFINITIONS, "-j", "superhero_elt_job")
+
+
+def dagster_cli(*args: str) -> list[str]:
+    """argv for the `dagster` command of this environment."""
+    return [str(Path(sys.executable).with_name("dagster")), *args]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from superhero_assets.core.connections import redis_from_env
 from superhero_assets.core.settings import Settings
-from superhero_assets.devserver import dagster_home
+from superhero_assets.devserver import ELT_JOB, dagster_cli, dagster_home
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,17 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def launch_run(env: dict[str, str]) -> int:
-    dagster = Path(sys.executable).with_name("dagster")
-    argv = [
-        str(dagster),
-        "job",
-        "execute",
-        "-m",
-        "superhero_assets.definitions",
-        "-j",
-        "superhero_elt_job",
-    ]
-    return subprocess.run(argv, env=env).returncode
+    return subprocess.run(dagster_cli(*ELT_JOB), env=env).returncode
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
