@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The test stack lives on its own ports and state folder, beside any demo stack.
 TEST_ENV := SUPERHERO_STATE_DIR=.superhero-test KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 \
 	KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379 \
-	SUPERHERO_S3_PORT=18333 SUPERHERO_GCS_PORT=14443 SUPERHERO_AZURITE_PORT=20000
+	SUPERHERO_S3_PORT=17333 SUPERHERO_GCS_PORT=14443 SUPERHERO_AZURITE_PORT=20000
 # checkov lives in its own venv: it pins boto3 and friends to versions the app does not use.
 CACHE_DIR ?= $(or $(SUPERHERO_CACHE_DIR),$(HOME)/.cache/superhero)
 CHECKOV_VERSION := 3.3.30

@@ -24,7 +24,7 @@ TEST_STACK_ENV = {
     "REDIS_PORT": "16379",
     # Local object stores (`stack up --with s3,gcs,azure`); S3 also uses the next 3 ports
     # and each of the 4 plus 10000.
-    "SUPERHERO_S3_PORT": "18333",
+    "SUPERHERO_S3_PORT": "17333",  # SeaweedFS also takes +1..+3 and +10000: clear of 8333+10000
     "SUPERHERO_GCS_PORT": "14443",
     "SUPERHERO_AZURITE_PORT": "20000",
 }
