@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,20 @@ class EltEnv:
             env=env,
             timeout=300,
         )
+
+    def offset_counts(self) -> Counter:
+        """How often each (topic, partition, offset) appears in buffer_meta."""
+        t = self.table("buffer_meta")
+        if not t.num_rows:
+            return Counter()
+        cols = (t["topic"].to_pylist(), t["partition"].to_pylist(), t["offset"].to_pylist())
+        return Counter(zip(*cols, strict=True))
+
+    def assert_exactly_once(self, messages: int) -> None:
+        """Every one of `messages` offsets is in buffer_meta, and none twice."""
+        seen = self.offset_counts()
+        assert len(seen) == messages
+        assert max(seen.values()) == 1
 
     def table(self, name: str) -> pa.Table:
         """What a reader globbing {OUTPUT_FS}/{table}/**/*.parquet sees (pyarrow, any store)."""

@@ -40,14 +40,7 @@ CATALOGUE = {
     "null value": (None, None, None, "empty value"),
     "JSON that is not an object": (b'["a", 1]', None, None, "value is a JSON array"),
     "missing task": (
-        json.dumps(
-            {
-                "level": "INFO",
-                "timestamp": wire.LOCAL_TS,
-                "name": "n",
-                "log_message": "Attack Completed",
-            }
-        ).encode(),
+        wire.record_without_task(),
         None,
         None,
         "missing field task",

@@ -13,7 +13,6 @@ import os
 import re
 import time
 import uuid
-from collections import Counter
 
 import duckdb
 import pyarrow as pa
@@ -48,20 +47,6 @@ def cloud(request, stack, object_stores):
     env.cleanup()
 
 
-def assert_exactly_once(elt: EltEnv, messages: int) -> None:
-    bm = elt.table("buffer_meta")
-    keys = Counter(
-        zip(
-            bm["topic"].to_pylist(),
-            bm["offset"].to_pylist(),
-            bm["partition"].to_pylist(),
-            strict=True,
-        )
-    )
-    assert len(keys) == messages
-    assert max(keys.values()) == 1
-
-
 def test_full_elt_on_each_store_reads_back_with_exact_schemas_counts_and_layout(cloud):
     expected = cloud.produce_matches(20)
     entry = cloud.run(chunk_messages=25)  # several chunks per partition
@@ -77,7 +62,7 @@ def test_full_elt_on_each_store_reads_back_with_exact_schemas_counts_and_layout(
     assert cloud.table("lib_server_lobby").num_rows == expected["lobby"]
     assert cloud.table("lib_server_game").num_rows == expected["game"]
     assert cloud.table("etl_meta")["etl_id"].to_pylist() == [entry["etl_id"]]
-    assert_exactly_once(cloud, expected["messages"])
+    cloud.assert_exactly_once(expected["messages"])
     # The same deterministic layout as on a local disk, and nothing else (no temp files).
     files = cloud.store().list_all()
     assert files and all(LAYOUT.match(f) for f in files), [f for f in files if not LAYOUT.match(f)]
@@ -117,7 +102,7 @@ def test_a_killed_load_is_redone_and_every_offset_lands_exactly_once(cloud, kill
     rerun = cloud.cli_load(chunk_messages=9, lock_ttl=60)
     assert rerun.returncode == 0, rerun.stderr
     assert cloud.cli_load().stdout.strip().startswith('{"loaded": 0')
-    assert_exactly_once(cloud, expected["messages"])
+    cloud.assert_exactly_once(expected["messages"])
     assert cloud.table("lib_server_lobby").num_rows == expected["lobby"]
     assert cloud.table("lib_server_game").num_rows == expected["game"]
     assert cloud.state()[contract.counts_key(cloud.game)].decode() == (
@@ -203,7 +188,7 @@ def test_a_wrong_credential_fails_before_any_commit_naming_the_variable(cloud, t
     assert cloud.store().list_all() == []  # nothing written
     ok = cloud.cli_load(lock_ttl=60)  # nothing lost: the right credential loads every message once
     assert ok.returncode == 0, ok.stderr
-    assert_exactly_once(cloud, expected["messages"])
+    cloud.assert_exactly_once(expected["messages"])
 
 
 def test_a_missing_bucket_fails_before_any_commit_naming_output_fs(cloud):
@@ -215,4 +200,4 @@ def test_a_missing_bucket_fails_before_any_commit_naming_output_fs(cloud):
     assert "OUTPUT_FS" in failed.stderr and "does not exist" in failed.stderr
     assert cloud.state() == {k: None for k in cloud.state()}
     assert cloud.cli_load(lock_ttl=60).returncode == 0
-    assert_exactly_once(cloud, expected["messages"])
+    cloud.assert_exactly_once(expected["messages"])

@@ -1,7 +1,6 @@
 """The batch ELT against the real Kafka and Redis: exactly-once, resets, lost state, kills."""
 
 import time
-from collections import Counter
 
 import pyarrow.compute as pc
 import pytest
@@ -9,23 +8,8 @@ import pytest
 from superhero_assets.core import contract
 from superhero_assets.core.state import StateError
 from tests import wire
-from tests.elt_env import EltEnv
 
 pytestmark = pytest.mark.integration
-
-
-def assert_exactly_once(elt: EltEnv, messages: int) -> None:
-    buffer_meta = elt.table("buffer_meta")
-    keys = Counter(
-        zip(
-            buffer_meta["topic"].to_pylist(),
-            buffer_meta["partition"].to_pylist(),
-            buffer_meta["offset"].to_pylist(),
-            strict=True,
-        )
-    )
-    assert len(keys) == messages
-    assert max(keys.values()) == 1
 
 
 def test_schemas_are_exact_and_counts_reconcile(elt):
@@ -44,7 +28,7 @@ def test_schemas_are_exact_and_counts_reconcile(elt):
     assert elt.table("lib_server_game").num_rows == expected["game"]
     assert elt.table("quarantine").num_rows == 0
     assert elt.table("etl_meta")["etl_id"].to_pylist() == [entry["etl_id"]]
-    assert_exactly_once(elt, expected["messages"])
+    elt.assert_exactly_once(expected["messages"])
     state = elt.state()
     game_last = state[contract.last_offset_key(elt.game)].decode()
     assert game_last == '{"0": 14, "1": 14, "2": 14, "3": 14}'  # 60 attacks over 4 partitions
@@ -65,7 +49,7 @@ def test_new_messages_are_loaded_once_by_the_next_run(elt):
     elt.run()
     second = elt.produce_matches(4, start=6)
     elt.run()
-    assert_exactly_once(elt, first["messages"] + second["messages"])
+    elt.assert_exactly_once(first["messages"] + second["messages"])
     assert elt.table("lib_server_lobby").num_rows == first["lobby"] + second["lobby"]
     assert len(elt.table("etl_meta")) == 2
 
@@ -79,7 +63,7 @@ def test_the_readme_reset_reloads_everything_without_duplicate_rows(elt):
         r.execute_command("SET", contract.last_offset_key(topic), "-1")
     entry = elt.run(chunk_messages=50)  # another chunk size: the replay must still line up
     assert entry["kind"] == "replay"
-    assert_exactly_once(elt, expected["messages"])
+    elt.assert_exactly_once(expected["messages"])
     assert set(elt.table("buffer_meta")["etl_id"].to_pylist()) == {entry["etl_id"]}
     assert elt.table("lib_server_lobby").num_rows == expected["lobby"]
     assert elt.table("lib_server_game").num_rows == expected["game"]
@@ -98,7 +82,7 @@ def test_flushdb_is_not_a_reset_the_manifest_recovers_the_offsets(elt):
     assert elt.state() == {k: None for k in state}  # and nothing committed needlessly
     second = elt.produce_matches(3, start=5)
     elt.run()
-    assert_exactly_once(elt, first["messages"] + second["messages"])
+    elt.assert_exactly_once(first["messages"] + second["messages"])
     assert elt.state()[contract.counts_key(elt.game)] is not None
 
 
@@ -113,7 +97,7 @@ def test_a_killed_run_is_redone_and_every_offset_lands_exactly_once(elt, kill_at
     rerun = elt.cli_load(chunk_messages=9)
     assert rerun.returncode == 0, rerun.stderr
     assert elt.cli_load().stdout.strip().startswith('{"loaded": 0')
-    assert_exactly_once(elt, expected["messages"])
+    elt.assert_exactly_once(expected["messages"])
     assert elt.table("lib_server_lobby").num_rows == expected["lobby"]
     assert elt.table("lib_server_game").num_rows == expected["game"]
     counts = elt.state()[contract.counts_key(elt.game)].decode()

@@ -80,14 +80,7 @@ BAD = [
     (None, "empty value"),
     (b"[1, 2]", "value is a JSON array, not an object"),
     (
-        json.dumps(
-            {
-                "level": "INFO",
-                "timestamp": wire.LOCAL_TS,
-                "name": "n",
-                "log_message": "Attack Completed",
-            }
-        ).encode(),
+        wire.record_without_task(),
         "missing field task",
     ),
     (

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import pytest
 import redis
@@ -28,17 +27,6 @@ def dagster_env(elt: EltEnv, tmp_path) -> dict[str, str]:
         "REDIS_PORT": str(elt.stack.redis_port),
         "ELT_LOCK_TTL_S": "60",
     }
-
-
-def offsets_seen(elt: EltEnv) -> Counter:
-    t = elt.table("buffer_meta")
-    if not t.num_rows:
-        return Counter()
-    return Counter(
-        zip(
-            t["topic"].to_pylist(), t["partition"].to_pylist(), t["offset"].to_pylist(), strict=True
-        )
-    )
 
 
 def test_a_message_on_worker_channel_runs_the_elt_job(elt, tmp_path):
@@ -71,7 +59,7 @@ def test_a_message_on_worker_channel_runs_the_elt_job(elt, tmp_path):
         worker.kill()
     assert worker.returncode == 0, out
     assert "run 1 finished with exit code 0" in out, out
-    seen = offsets_seen(elt)
+    seen = elt.offset_counts()
     assert len(seen) == expected["messages"] and max(seen.values()) == 1
 
 
@@ -94,6 +82,6 @@ def test_two_runs_started_together_never_load_an_offset_twice(elt, tmp_path):
         assert code == 0 or "Another run holds the lock" in out, out
     # Whatever the race left for later is picked up by one more run, exactly once.
     elt.run()
-    seen = offsets_seen(elt)
+    seen = elt.offset_counts()
     assert len(seen) == expected["messages"]
     assert max(seen.values()) == 1

@@ -24,6 +24,13 @@ def record(name: str, log_message: str, task, level: str = "INFO", ts: str = LOC
     ).encode()
 
 
+def record_without_task(log_message: str = "Attack Completed") -> bytes:
+    """A record with every field but `task`."""
+    return json.dumps(
+        {"level": "INFO", "timestamp": LOCAL_TS, "name": "n", "log_message": log_message}
+    ).encode()
+
+
 def starting_match(game: str, heroes: dict[str, tuple[int, int, int]], ts: str = UTC_TS) -> bytes:
     """heroes: user token -> (hero id, attack, health)."""
     task = {

@@ -41,23 +41,27 @@ def _with_plan(fn: Callable) -> Callable:
     return wrapper
 
 
+def _rows_this_run_equal(store, plan, table: str, expected: int) -> dg.AssetCheckResult:
+    rows = checks.row_count(store, checks.run_files(store, plan, table))
+    return dg.AssetCheckResult(
+        passed=rows == expected, metadata={"expected": expected, "rows": rows}
+    )
+
+
 @dg.asset_check(asset="buffer_meta", blocking=True)
 @_with_plan
 def buffer_meta_rows_equal_messages_read(store, plan):
     """buffer_meta has one row for every message read this run."""
     read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
-    rows = checks.row_count(store, checks.run_files(store, plan, "buffer_meta"))
-    return dg.AssetCheckResult(passed=rows == read, metadata={"read": read, "rows": rows})
+    return _rows_this_run_equal(store, plan, "buffer_meta", read)
 
 
 @dg.asset_check(asset="lib_server_lobby", blocking=True)
 @_with_plan
 def lobby_rows_equal_participants(store, plan):
     """lib_server_lobby has one row per participant of every loaded 'Starting Match'."""
-    expected = checks.expected_lobby_rows(store, plan)
-    rows = checks.row_count(store, checks.run_files(store, plan, "lib_server_lobby"))
-    return dg.AssetCheckResult(
-        passed=rows == expected, metadata={"expected": expected, "rows": rows}
+    return _rows_this_run_equal(
+        store, plan, "lib_server_lobby", checks.expected_lobby_rows(store, plan)
     )
 
 
@@ -65,11 +69,7 @@ def lobby_rows_equal_participants(store, plan):
 @_with_plan
 def game_rows_equal_attacks(store, plan):
     """lib_server_game has one row per loaded 'Attack Completed'."""
-    expected = checks.attack_messages(store, plan)
-    rows = checks.row_count(store, checks.run_files(store, plan, "lib_server_game"))
-    return dg.AssetCheckResult(
-        passed=rows == expected, metadata={"expected": expected, "rows": rows}
-    )
+    return _rows_this_run_equal(store, plan, "lib_server_game", checks.attack_messages(store, plan))
 
 
 @dg.asset_check(asset="buffer_meta", blocking=True)
