@@ -51,3 +51,11 @@ def test_maven_failure_names_the_artifact_and_leaves_no_cache(tmp_path):
         resolve_kafka_jars(jars, "0.0.0-missing")
     assert not jars.exists()
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_cluster_ids_never_look_like_an_option():
+    from superhero_assets.stack.kafka import cluster_id
+
+    ids = [cluster_id() for _ in range(2000)]  # a leading '-' would come up ~30 times
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)

@@ -51,8 +51,16 @@ def server_properties(settings: Settings, data_dir: Path) -> str:
     )
 
 
-def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, base64url, never starting with '-'.
+
+    Like Kafka's own Uuid.randomUuid: an id such as "-Xy..." would be read by the storage
+    tool's argument parser as an option (1 format in 64 failed that way).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 def _java_argv(settings: Settings, java: str, jars: Path, main: str, *args: str) -> list[str]:
@@ -87,8 +95,7 @@ def start(settings: Settings) -> procs.ProcessRecord:
             jars,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _cluster_id(),
+            f"--cluster-id={cluster_id()}",
             "-c",
             str(config),
         )
