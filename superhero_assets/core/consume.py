@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
@@ -40,7 +41,10 @@ def make_consumer(client_config: dict) -> Consumer:
             "max.partition.fetch.bytes": 4 * 1024 * 1024,
             "queued.max.messages.kbytes": 8 * 1024,
             "logger": client_logger(),
-            "fetch.wait.max.ms": 100,
+            # A run reads one partition at a time and stops at the plan's end; waiting up to
+            # 100 ms for a fetch to fill (the old setting) made chunk-by-chunk reading 1.7x
+            # slower than reading every partition at once.
+            "fetch.wait.max.ms": 10,
             # When the read-ahead is full, fetch again as soon as it drains (librdkafka's
             # default waits a whole second, which starves a small read-ahead).
             "fetch.queue.backoff.ms": 5,
@@ -87,7 +91,10 @@ def read_chunk(
             if batch:
                 position = batch[-1].offset() + 1
                 idle_since = time.monotonic()
-                yield to_arrow(batch, chunk.topic, chunk.partition)
+                table = to_arrow(batch, chunk.topic, chunk.partition)
+                del batch  # the client's message objects go before the next consume()
+                yield table
+                del table
                 continue
             # Offsets that hold no message (transaction markers, compaction) still advance
             # the consumer's position, so the position, not the last message, ends the chunk.
@@ -114,7 +121,8 @@ def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
     keys and headers, almost always absent, cost nothing when they are.
     """
     n = len(messages)
-    kinds, stamps = zip(*map(Message.timestamp, messages), strict=True) if n else ((), ())
+    # (type, timestamp) pairs as an n x 2 array: one C-level pass, no tuple unpacking.
+    kinds_stamps = np.array(list(map(Message.timestamp, messages)), np.int64).reshape(n, 2)
     keys = list(map(Message.key, messages))
     headers = list(map(Message.headers, messages))
     return pa.Table.from_arrays(
@@ -122,8 +130,8 @@ def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
             pa.repeat(pa.scalar(topic, pa.string()), n),
             pa.repeat(pa.scalar(partition, pa.int32()), n),
             pa.array(list(map(Message.offset, messages)), pa.int64()),
-            pa.array(stamps, pa.int64()).cast(contract.TS_MS),
-            pa.array(kinds, pa.int8()),
+            pa.array(kinds_stamps[:, 1]).cast(contract.TS_MS),
+            pa.array(kinds_stamps[:, 0]).cast(pa.int8()),
             pa.nulls(n, pa.binary()) if keys.count(None) == n else pa.array(keys, pa.binary()),
             _empty_lists(n)
             if headers.count(None) == n

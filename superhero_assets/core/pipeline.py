@@ -37,6 +37,8 @@ class LoaderConfig:
     topics: tuple[str, ...] = contract.SOURCE_TOPICS
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
     batch_messages: int = 50_000  # messages per consume() call
+    parse_threads: int = 2  # batches parsed at once
+    batches_in_flight: int = 2  # parsed batches waiting for the writer, besides the one read
     lock_ttl_s: int = 600
     # Parse each chunk right after landing it, while the next one is read from Kafka, and
     # let derive_tables skip what this same Loader already derived. Only useful when one
@@ -138,7 +140,9 @@ class Loader:
         try:
             with (
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker,
-                ThreadPoolExecutor(2, thread_name_prefix="superhero-parse") as parsers,
+                ThreadPoolExecutor(
+                    self.config.parse_threads, thread_name_prefix="superhero-parse"
+                ) as parsers,
             ):
                 for chunk in plan.chunks:
                     self._keep_locks(pending)
@@ -151,9 +155,9 @@ class Loader:
                             parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
                             in_flight.append(worker.submit(self._add_parsed, files, parsed))
                             del batch, parsed
-                            settle(until=2)
+                            settle(until=self.config.batches_in_flight)
                     in_flight.append(worker.submit(self._close_landed, files, plan.etl_id, derive))
-                    settle(until=1)
+                    settle(until=self.config.batches_in_flight)
                 settle(until=0)
         except BaseException:
             for future in in_flight:
