@@ -13,8 +13,8 @@ table is compared as a multiset of row keys; each difference is charged to its m
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,7 +72,7 @@ def expected_rows(produced: Iterable[Produced]) -> dict[str, Counter]:
     rows: dict[str, Counter] = {name: Counter() for name in KEYS}
     for msg in produced:
         mid = msg.msg_id
-        rows["buffer_meta"][(mid, hashlib.md5(msg.value).hexdigest())] += 1
+        rows["buffer_meta"][(mid, f"{zlib.crc32(msg.value):08x}")] += 1
         if msg.bad:
             rows["quarantine"][(mid,)] += 1
             continue

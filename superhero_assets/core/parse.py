@@ -18,7 +18,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import contract
+from superhero_assets.core import contract, fast_path
+from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.rules import (
     HERO_FIELDS,
     KNOWN_TASK_MESSAGES,
@@ -45,24 +46,26 @@ def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
 
 
 def parse_batch(
-    raw: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection | None = None
+    raw: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection | None = None, fast: bool = True
 ) -> dict[str, pa.Table]:
-    """Split one batch of raw messages into buffer_meta, log_meta, lobby, game and quarantine."""
+    """Split one batch of raw messages into buffer_meta, log_meta, lobby, game and quarantine.
+
+    fast=False judges every message with the full rules (the fast path's reference).
+    """
     own = con is None
     con = connect() if own else con
     try:
-        con.register("raw", _in_offset_order(raw))
-        con.execute(_PARTICIPANTS)
-        msg = _in_offset_order(con.sql(_MSG, params={"etl_id": etl_id}).to_arrow_table())
-        con.register("msg", msg)
-        lobby = con.sql(lobby_sql()).to_arrow_table()
+        raw = _in_offset_order(raw)
+        raw = raw.append_column("checksum", crc32_hex(raw["value"]))
+        clean, rest = fast_path.split(raw, etl_id, con) if fast else (None, raw)
+        msg, lobby = _judge(rest, etl_id, con) if rest.num_rows or clean is None else (None, None)
     finally:
         if own:
             con.close()
-        else:
-            con.execute("DROP TABLE IF EXISTS participants")
-            con.unregister("raw")
-            con.unregister("msg")
+    if msg is None:
+        msg, lobby = clean, contract.LIB_SERVER_LOBBY.empty_table()
+    elif clean is not None and clean.num_rows:
+        msg = _in_offset_order(pa.concat_tables([clean.cast(msg.schema), msg]))
     ok = pc.equal(msg["error"], "")
     everything_loaded = pc.all(ok).as_py() is not False
     out = {
@@ -77,6 +80,20 @@ def parse_batch(
     # The SQL already nulled or quarantined anything out of range, so a safe cast never fails;
     # if it ever did, that is a bug to hear about, not data to truncate.
     return {name: table.cast(contract.TABLES[name]) for name, table in out.items()}
+
+
+def _judge(raw: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection):
+    """Every rule, on the messages the fast path left: (msg, lobby rows)."""
+    con.register("raw", raw)
+    try:
+        con.execute(_PARTICIPANTS)
+        msg = _in_offset_order(con.sql(_MSG, params={"etl_id": etl_id}).to_arrow_table())
+        con.register("msg", msg)
+        return msg, con.sql(lobby_sql()).to_arrow_table()
+    finally:
+        con.execute("DROP TABLE IF EXISTS participants")
+        con.unregister("raw")
+        con.unregister("msg")
 
 
 def _columns(msg: pa.Table, columns: dict[str, str], rows: pa.ChunkedArray | None = None):
@@ -104,7 +121,7 @@ def _fields(where: str = "") -> str:
     return f"""
 decoded AS (
     SELECT topic, "partition", "offset", "timestamp", timestamp_type, key, headers, value,
-           try(decode(value)) AS s
+           checksum, try(decode(value)) AS s
     FROM raw {where}
 ), doc AS (
     SELECT *, CASE WHEN s IS NOT NULL THEN try(json_extract(s, {path_list(VALUE_FIELDS)})) END
@@ -151,16 +168,21 @@ _PARTICIPANTS = f"""
 CREATE OR REPLACE TEMP TABLE participants AS
 WITH {_fields(_MAYBE_START)},
 heroes AS (
+    -- The heroes map is parsed once per message, then looked up for each participant.
     SELECT topic, "partition", "offset", p_index, p, {jstr("p")} AS p_text,
-           json(from_json(k_heroes, '"MAP(VARCHAR, JSON)"')[{jstr("p")}]) AS hero
+           json(hero_map[{jstr("p")}]) AS hero
     FROM (
-        SELECT topic, "partition", "offset", k_heroes,
-               unnest(json_extract(k_participants, '$[*]'))::VARCHAR AS p,
-               generate_subscripts(json_extract(k_participants, '$[*]'), 1) AS p_index
-        FROM fields
-        WHERE log_message = 'Starting Match'
-          AND k_participants_t = 'ARRAY'
-          AND k_heroes_t = 'OBJECT'
+        SELECT topic, "partition", "offset", hero_map,
+               unnest(parts)::VARCHAR AS p, generate_subscripts(parts, 1) AS p_index
+        FROM (
+            SELECT topic, "partition", "offset",
+                   json_extract(k_participants, '$[*]') AS parts,
+                   from_json(k_heroes, '"MAP(VARCHAR, JSON)"') AS hero_map
+            FROM fields
+            WHERE log_message = 'Starting Match'
+              AND k_participants_t = 'ARRAY'
+              AND k_heroes_t = 'OBJECT'
+        )
     )
 ), hero_leaves AS (
     SELECT *, json_type(hero) AS hero_t,
@@ -220,7 +242,7 @@ SELECT $etl_id AS etl_id,
     topic, "partition", "offset", "timestamp", error,
     CASE WHEN error <> '' THEN value END AS value,
     -- buffer_meta; a value that does not fit its column is NULL (and quarantined)
-    md5(value) AS checksum,
+    checksum,
     headers_text,
     key_text,
     "offset"::UBIGINT AS bm_offset,

@@ -1,0 +1,163 @@
+"""The fast path gives exactly what the full rules give, on good and on broken messages.
+
+Pure Arrow in, Arrow out (no services): every table parse_batch returns with the fast path
+must equal, row for row, the tables of the full rules alone (fast=False).
+"""
+
+import json
+import random
+
+import pytest
+
+from superhero_assets.core import fast_path
+from superhero_assets.core.checksum import crc32_hex
+from superhero_assets.core.parse import connect, parse_batch
+from tests import wire
+
+ODD_VALUES = [
+    "5",
+    5,
+    5.5,
+    -5,
+    0,
+    "",
+    None,
+    True,
+    [],
+    {},
+    10**19 - 1,
+    10**19,
+    2**64 - 1,
+    2**64,
+    "1e3",
+    "é",
+    'a"b',
+    "a\\b",
+    "a/b",
+    "\u2028",
+    "x" * 300,
+]
+ODD_TIMES = [
+    "2023-09-01T10:03:07.512345",
+    "2023-09-01T10:03:07.512500",
+    "1969-12-31T23:59:59.999500",
+    "1969-12-31T23:59:59.998500",
+    "2023-02-30T10:00:00.000000",
+    "2023-09-01T24:00:00.000000",
+    "2023-09-01T23:59:60.000000",
+    "2023-9-01T10:00:00.000000",
+    "2023-09-01T10:03:07.5",
+    "2023-09-01T10:03:07",
+    "2023-09-01 10:03:07.512345",
+    "2023-09-01T10:03:07.512345Z",
+    "0000-01-01T00:00:00.000000",
+    "2024-02-29T23:59:59.999999",
+    "2023-09-01T14:03:07Z",
+    "2023-09-01T14:03:07",
+    "2023-02-29T14:03:07Z",
+    "2023-09-01T14:03:07+00:00",
+]
+TASK_PATHS = [
+    ("TIMESTAMP",),
+    ("PAYLOAD", "GAME_TOKEN"),
+    ("PAYLOAD", "USER_TOKEN"),
+    ("STATUS", "ACTION"),
+    ("STATUS", "DETAILS", "ENEMY_TOKEN"),
+    ("STATUS", "DETAILS", "ENEMY_DAMAGE"),
+    ("STATUS", "DETAILS", "ENEMY_HEALTH_PRIOR"),
+    ("STATUS", "DETAILS", "ENEMY_HEALTH_POST"),
+]
+DROP = object()
+
+
+def good_messages() -> list[bytes]:
+    return [
+        wire.attack("g1", "u1", "u2", 26112, 1601600, 1575488),
+        wire.attack("g1", "u1", "u2", 0, 10**19 - 1, 10**19 - 1),
+        wire.dead_enemy("g1", "u1"),
+        wire.record("lib.server.lobby", "Game Timed Out", json.dumps(_timed_out())),
+        wire.cleaning("g1", "u1"),
+        wire.record("lib.server.game", "Power Up", "anything"),
+        wire.starting_match("g1", {"u1": (1, 2, 3), "u2": (4, 5, 6)}),
+    ]
+
+
+def _timed_out() -> dict:
+    return {"TIMESTAMP": wire.UTC_TS, "PAYLOAD": {"GAME_TOKEN": "g1"}, "STATUS": {"GAME": "X"}}
+
+
+def mutate(value: bytes, rng: random.Random) -> bytes:
+    """One random change of a field of the value or of its task."""
+    doc = json.loads(value)
+    odd = rng.choice([*ODD_VALUES, *ODD_TIMES, DROP])
+    task = doc.get("task")
+    if isinstance(task, str) and task.startswith("{") and rng.random() < 0.6:
+        inner = json.loads(task)
+        path = rng.choice(TASK_PATHS)
+        node = inner
+        for key in path[:-1]:
+            node = node.setdefault(key, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(path[-1], None) if odd is DROP else node.__setitem__(path[-1], odd)
+        doc["task"] = json.dumps(inner, ensure_ascii=rng.random() < 0.5)
+    else:
+        field = rng.choice(["level", "timestamp", "name", "log_message", "task"])
+        doc.pop(field, None) if odd is DROP else doc.__setitem__(field, odd)
+    text = json.dumps(doc, ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.05:
+        text = text[: rng.randrange(len(text))]  # cut short: not JSON
+    return text.encode()
+
+
+def assert_same(values, **kw):
+    raw = wire.raw_table(values, **kw)
+    con = connect()
+    fast = parse_batch(raw, "etl", con)
+    full = parse_batch(raw, "etl", con, fast=False)
+    for name in full:
+        assert fast[name].schema.equals(full[name].schema), name
+        for column in full[name].column_names:
+            got, want = fast[name][column], full[name][column]
+            assert got.equals(want), (name, column, _differences(got, want))
+
+
+def _differences(got, want) -> list:
+    """The first rows where two columns differ, as text (some timestamps are BC)."""
+    got, want = (c.cast("string") if "timestamp" in str(c.type) else c for c in (got, want))
+    pairs = enumerate(zip(got.to_pylist(), want.to_pylist(), strict=True))
+    return [(i, g, w) for i, (g, w) in pairs if g != w][:5]
+
+
+def test_good_messages_take_the_fast_path_and_match_the_full_rules():
+    values = good_messages() * 3
+    raw = wire.raw_table(values)
+    raw = raw.append_column("checksum", crc32_hex(raw["value"]))
+    clean, rest = fast_path.split(raw, "etl", connect())
+    # Only 'Starting Match' (participants) leaves the fast path.
+    assert rest.num_rows == 3 and clean.num_rows == len(values) - 3
+    assert_same(values)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mutated_messages_match_the_full_rules(seed):
+    rng = random.Random(seed)
+    goods = good_messages()
+    values = [mutate(rng.choice(goods), rng) for _ in range(400)] + goods
+    rng.shuffle(values)
+    assert_same(values)
+
+
+@pytest.mark.parametrize("odd", ODD_TIMES)
+def test_each_odd_timestamp_matches_the_full_rules(odd):
+    values = [
+        wire.attack("g", "a", "b", 1, 2, 1, ts=odd),
+        wire.record("lib.server.game", "Attack Completed", "{}", ts=odd),
+        wire.record("lib.server.game", "Power Up", "x", ts=odd),
+    ]
+    assert_same(values)
+
+
+def test_keys_headers_and_bad_utf8_match_the_full_rules():
+    good = wire.attack("g", "a", "b", 1, 2, 1)
+    assert_same([good, good], keys=[b"k", None], headers=[[], [{"key": "h", "value": b"v"}]])
+    assert_same([good, b"\xff{}", good])
