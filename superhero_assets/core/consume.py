@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -36,10 +37,11 @@ def make_consumer(client_config: dict) -> Consumer:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "error",
             # Read-ahead of the one assigned partition, bounded so that memory follows the
-            # batch (50k typical messages are ~25 MB), while a local broker keeps up.
-            "fetch.max.bytes": 8 * 1024 * 1024,
-            "max.partition.fetch.bytes": 4 * 1024 * 1024,
-            "queued.max.messages.kbytes": 8 * 1024,
+            # batch. The limits count compressed bytes: 4 MB fetches of lz4 batches held
+            # 62 MB once decompressed; 1 MB fetches hold 19 MB and read as fast.
+            "fetch.max.bytes": 2 * 1024 * 1024,
+            "max.partition.fetch.bytes": 1024 * 1024,
+            "queued.max.messages.kbytes": 2 * 1024,
             "logger": client_logger(),
             # A run reads one partition at a time and stops at the plan's end; waiting up to
             # 100 ms for a fetch to fill (the old setting) made chunk-by-chunk reading 1.7x
@@ -73,7 +75,7 @@ def watermarks(
 
 
 def read_chunk(
-    consumer: Consumer, chunk: Chunk, batch_messages: int = 50_000, stall_timeout_s: float = 60.0
+    consumer: Consumer, chunk: Chunk, batch_messages: int = 25_000, stall_timeout_s: float = 60.0
 ) -> Iterator[pa.Table]:
     """Yield the chunk's messages as raw Arrow tables of at most batch_messages rows each."""
     consumer.assign([TopicPartition(chunk.topic, chunk.partition, chunk.first)])
@@ -121,8 +123,9 @@ def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
     keys and headers, almost always absent, cost nothing when they are.
     """
     n = len(messages)
-    # (type, timestamp) pairs as an n x 2 array: one C-level pass, no tuple unpacking.
-    kinds_stamps = np.array(list(map(Message.timestamp, messages)), np.int64).reshape(n, 2)
+    # (type, timestamp) pairs flattened into one int64 array: kinds at even, stamps at odd.
+    pairs = chain.from_iterable(map(Message.timestamp, messages))
+    kinds_stamps = np.fromiter(pairs, dtype=np.int64, count=2 * n).reshape(n, 2)
     keys = list(map(Message.key, messages))
     headers = list(map(Message.headers, messages))
     return pa.Table.from_arrays(
@@ -138,9 +141,23 @@ def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
             else pa.array(
                 [[{"key": k, "value": v} for k, v in h] if h else [] for h in headers], _HEADERS
             ),
-            pa.array(list(map(Message.value, messages)), pa.binary()),
+            _binary(list(map(Message.value, messages))),
         ],
         schema=contract.RAW_MESSAGES,
+    )
+
+
+def _binary(values: list[bytes | None]) -> pa.Array:
+    """A binary array built from one joined buffer: a single allocation, no regrowing."""
+    if None in values:  # a tombstone: let Arrow build the validity bitmap
+        return pa.array(values, pa.binary())
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        return pa.array(values, pa.binary())  # over 2 GiB: more than one batch should ever hold
+    data = pa.py_buffer(b"".join(values))
+    return pa.Array.from_buffers(
+        pa.binary(), len(values), [None, pa.py_buffer(offsets.astype(np.int32)), data]
     )
 
 

@@ -22,7 +22,7 @@ class BatchLoaderResource(dg.ConfigurableResource):
         default=list(contract.SOURCE_TOPICS), description="The topics to load (SUPERHERO_TOPICS)."
     )
     chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
-    batch_messages: int = Field(default=50_000, description="Messages per consume() call.")
+    batch_messages: int = Field(default=25_000, description="Messages per consume() call.")
     lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
 
     def topics(self) -> tuple[str, ...]:
