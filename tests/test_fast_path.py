@@ -86,12 +86,39 @@ def _timed_out() -> dict:
     return {"TIMESTAMP": wire.UTC_TS, "PAYLOAD": {"GAME_TOKEN": "g1"}, "STATUS": {"GAME": "X"}}
 
 
+def mutate_match(task: dict, odd, rng: random.Random) -> None:
+    """One random change of a 'Starting Match' task's participants or heroes."""
+    payload = task["PAYLOAD"]
+    tokens, heroes = payload["PARTICIPANTS"], payload["PARTICIPANTS_HEROS"]
+    token = rng.choice(tokens) if tokens else "u1"
+    hero = heroes.get(token) if isinstance(heroes.get(token), dict) else {}
+    change = rng.randrange(6)
+    if change == 0:
+        key = rng.choice(["PARTICIPANTS", "PARTICIPANTS_HEROS"])
+        payload.pop(key) if odd is DROP else payload.__setitem__(key, odd)
+    elif change == 1:
+        tokens.append(token if odd is DROP else odd)  # a repeated or an odd participant
+    elif change == 2:
+        heroes.pop(token, None) if odd is DROP else heroes.__setitem__(token, odd)
+    elif change == 3:
+        key = rng.choice(["id", "attack", "health"])
+        hero.pop(key, None) if odd is DROP else hero.__setitem__(key, odd)
+    elif change == 4:
+        hero["id"] = rng.choice([65535, 65536, 0, 99999])
+    else:
+        tokens.clear() if rng.random() < 0.5 else tokens.__setitem__(0, "t\u00e9" + token)
+
+
 def mutate(value: bytes, rng: random.Random) -> bytes:
     """One random change of a field of the value or of its task."""
     doc = json.loads(value)
     odd = rng.choice([*ODD_VALUES, *ODD_TIMES, DROP])
     task = doc.get("task")
-    if isinstance(task, str) and task.startswith("{") and rng.random() < 0.6:
+    if doc.get("log_message") == "Starting Match" and rng.random() < 0.6:
+        inner = json.loads(task)
+        mutate_match(inner, odd, rng)
+        doc["task"] = json.dumps(inner, ensure_ascii=rng.random() < 0.5)
+    elif isinstance(task, str) and task.startswith("{") and rng.random() < 0.6:
         inner = json.loads(task)
         path = rng.choice(TASK_PATHS)
         node = inner
@@ -132,13 +159,13 @@ def test_good_messages_take_the_fast_path_and_match_the_full_rules():
     values = good_messages() * 3
     raw = wire.raw_table(values)
     raw = raw.append_column("checksum", crc32_hex(raw["value"]))
-    clean, rest = fast_path.split(raw, "etl", connect())
-    # Only 'Starting Match' (participants) leaves the fast path.
-    assert rest.num_rows == 3 and clean.num_rows == len(values) - 3
+    clean, lobby, rest = fast_path.split(raw, "etl", connect())
+    assert rest.num_rows == 0 and clean.num_rows == len(values)
+    assert lobby.num_rows == 3 * 2  # three two-player matches
     assert_same(values)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_mutated_messages_match_the_full_rules(seed):
     rng = random.Random(seed)
     goods = good_messages()
@@ -161,3 +188,25 @@ def test_keys_headers_and_bad_utf8_match_the_full_rules():
     good = wire.attack("g", "a", "b", 1, 2, 1)
     assert_same([good, good], keys=[b"k", None], headers=[[], [{"key": "h", "value": b"v"}]])
     assert_same([good, b"\xff{}", good])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mutated_matches_match_the_full_rules(seed):
+    rng = random.Random(seed)
+    match = wire.starting_match("g1", {"u1": (1, 2, 3), "u2": (4, 5, 6), "u3": (65535, 0, 1)})
+    values = [mutate(match, rng) for _ in range(300)] + [match]
+    assert_same(values)
+
+
+def test_an_escaped_participant_is_looked_up_by_its_text_not_its_escapes():
+    # The participant is a backslash then "u00e9"; its JSON text is "\\u00e9", which is
+    # also the text of another hero's key: only the participant's own hero may load.
+    token, lookalike = "\\u00e9", "\\\\u00e9"
+    match = json.loads(wire.starting_match("g1", {token: (1, 2, 3), lookalike: (4, 5, 6)}))
+    task = json.loads(match["task"])
+    task["PAYLOAD"]["PARTICIPANTS"] = [token]
+    match["task"] = json.dumps(task)
+    value = json.dumps(match).encode()
+    assert_same([value])
+    lobby = parse_batch(wire.raw_table([value]), "etl")["lib_server_lobby"].to_pylist()
+    assert [(r["user_token"], r["superhero_id"]) for r in lobby] == [(token, 1)]

@@ -3,9 +3,9 @@
 `parse.parse_batch` runs every message through here first. DuckDB parses each value, and
 its task, once (the JSON leaves the rules look at); Arrow kernels then decide, with a few
 plain conditions, whether the message is *clean*: it breaks none of the rules in
-`rules.py`. Clean messages get their output columns here; every other message (bad input,
-a 'Starting Match' with its participants, a key or headers) goes through the full rules
-in `parse.py`, which name the reason.
+`rules.py`. Clean messages get their output columns here (a clean 'Starting Match' its
+lobby rows too, in `fast_lobby.py`); every other message (bad input, a key or headers)
+goes through the full rules in `parse.py`, which name the reason.
 
 A clean verdict is deliberately conservative: each condition implies the rule it stands
 for passes (a string without escapes, a number of at most 19 digits, a timestamp of the
@@ -20,11 +20,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core.rules import TASK_FIELDS, VALUE_FIELDS, _lit, path_list
+from superhero_assets.core import fast_lobby
+from superhero_assets.core.rules import (
+    KNOWN_TASK_MESSAGES,
+    TASK_FIELDS,
+    VALUE_FIELDS,
+    _lit,
+    path_list,
+)
 
-# Known messages judged here; 'Starting Match' (participants, heroes map) always takes the
-# full rules. Unknown messages are clean once the common fields are.
-_SIMPLE_TASKS = ("Attack Completed", "Game Timed Out", "Attacked Dead Enemy")
+# Unknown messages are clean once the common fields are; known ones need their task too.
 _UINT_FIELDS = ("enemy_damage", "enemy_health_prior", "enemy_health_post")
 _STRING_FIELDS = ("game_token", "user_token", "action", "enemy_token")
 _LOCAL_TS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$"  # %Y-%m-%dT%H:%M:%S.%f, 6 digits
@@ -36,7 +41,7 @@ _LEAVES_SQL = f"""
 WITH doc AS (
     SELECT s, try(json_extract(s, {path_list(VALUE_FIELDS)})) AS f FROM fast_in
 ), task AS (
-    SELECT *, CASE WHEN f[4] IN ({", ".join(_lit(f'"{m}"') for m in _SIMPLE_TASKS)})
+    SELECT *, CASE WHEN f[4] IN ({", ".join(_lit(f'"{m}"') for m in KNOWN_TASK_MESSAGES)})
                     AND starts_with(f[5], '"') THEN f[5] ->> '$' END AS task_text
     FROM doc
 ), task_doc AS (
@@ -55,8 +60,10 @@ FROM task_doc
 
 def split(
     raw: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table | None, pa.Table]:
-    """(the clean messages' rows of `msg`, the raw messages the full rules must judge).
+) -> tuple[pa.Table | None, pa.Table | None, pa.Table]:
+    """(clean messages' `msg` rows, their lobby rows, the raw messages for the full rules).
+
+    The lobby rows carry partition, offset and p_index, to be put in order with others.
 
     Messages with a key or headers, and whole batches with a value that is not UTF-8,
     are left to the full rules: they are rare, and the rules say exactly what is wrong.
@@ -65,28 +72,32 @@ def split(
     try:
         text = raw["value"].cast(pa.string())
     except pa.ArrowInvalid:  # some value is not UTF-8: the full rules find which
-        return None, raw
+        return None, None, raw
     rows = raw.filter(plain)
     if rows.num_rows == 0:
-        return None, raw
+        return None, None, raw
     con.register("fast_in", pa.table({"s": text.filter(plain)}))
     try:
         parsed = con.sql(_LEAVES_SQL).to_arrow_table()
     finally:
         con.unregister("fast_in")
-    msg, clean = _columns(rows, parsed, etl_id)
+    msg, clean, participants = _columns(rows, parsed, etl_id, con)
+    lobby = _lobby(msg, participants)
     # DuckDB keeps the input's row order, so parsed rows line up with `rows`.
     judged = np.ones(raw.num_rows, dtype=bool)
     judged[np.flatnonzero(plain.to_numpy(zero_copy_only=False))[clean]] = False
-    return msg.filter(clean), raw.filter(judged)
+    return msg.filter(clean), lobby, raw.filter(judged)
 
 
-def _columns(rows: pa.Table, parsed: pa.Table, etl_id: str) -> tuple[pa.Table, np.ndarray]:
+def _columns(
+    rows: pa.Table, parsed: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection
+) -> tuple[pa.Table, np.ndarray, pa.Table]:
     f = {n: parsed[f"f_{n}"] for n in VALUE_FIELDS if n != "task"}
     k = {n: parsed[f"k_{n}"] for n in TASK_FIELDS}
     message = _text(f["log_message"])
-    simple = pc.is_in(message, pa.array(_SIMPLE_TASKS))
+    known = pc.is_in(message, pa.array(KNOWN_TASK_MESSAGES))
     attack = pc.equal(message, "Attack Completed")
+    start = pc.equal(message, "Starting Match")
     ts_local = _timestamp(_text(f["timestamp"]), _LOCAL_TS, 26, "us")
     ts_task = _timestamp(_text(k["ts"]), _UTC_TS, 19, "s")
     numbers = {n: _uint(k[n]) for n in _UINT_FIELDS}
@@ -99,17 +110,29 @@ def _columns(rows: pa.Table, parsed: pa.Table, etl_id: str) -> tuple[pa.Table, n
         *(_plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
         pc.is_valid(ts_local),
         parsed["has_task"],
-        pc.not_equal(message, "Starting Match"),
-        _unless(
-            simple,
-            parsed["task_object"],
-            _plain(k["ts"]),
-            pc.is_valid(ts_task),
-        ),
+        _unless(known, parsed["task_object"], _plain(k["ts"]), pc.is_valid(ts_task)),
         _unless(
             attack, *(_plain(k[n]) for n in _STRING_FIELDS), *map(pc.is_valid, numbers.values())
         ),
     )
+    # A match is judged further only if everything else about it is clean.
+    maybe_match = _all(
+        clean,
+        start,
+        _plain(k["game_token"]),
+        pc.starts_with(k["participants"], "["),
+        pc.starts_with(k["heroes"], "{"),
+    )
+    candidates = pc.indices_nonzero(maybe_match)
+    starts = pa.table(
+        {
+            "i": candidates.cast(pa.int64()),
+            "k_participants": k["participants"].take(candidates),
+            "k_heroes": k["heroes"].take(candidates),
+        }
+    )
+    good_match, participants = fast_lobby.participants(con, starts, rows.num_rows, _uint)
+    clean = _all(clean, _unless(start, pa.array(good_match)))
     n = rows.num_rows
     msg = pa.table(
         {
@@ -147,7 +170,25 @@ def _columns(rows: pa.Table, parsed: pa.Table, etl_id: str) -> tuple[pa.Table, n
             **{c: pc.if_else(attack, v, None) for c, v in numbers.items()},
         }
     )
-    return msg, clean.to_numpy(zero_copy_only=False)
+    return msg, clean.to_numpy(zero_copy_only=False), participants
+
+
+def _lobby(msg: pa.Table, participants: pa.Table) -> pa.Table:
+    """Lobby rows of the clean matches, with their message's place for ordering."""
+    i = participants["i"]
+    return pa.table(
+        {
+            "etl_id": msg["etl_id"].take(i),
+            "msg_id": msg["msg_id"].take(i),
+            "timestamp": msg["ts_task"].take(i),
+            "game_token": msg["game_token"].take(i),
+            **{c: participants[c] for c in ("user_token", "superhero_id")},
+            **{c: participants[c] for c in ("superhero_attack", "superhero_health")},
+            "partition": msg["partition"].take(i),
+            "offset": msg["offset"].take(i),
+            "p_index": participants["p_index"],
+        }
+    )
 
 
 def _all(*conditions) -> pa.ChunkedArray:

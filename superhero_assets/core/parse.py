@@ -57,21 +57,24 @@ def parse_batch(
     try:
         raw = _in_offset_order(raw)
         raw = raw.append_column("checksum", crc32_hex(raw["value"]))
-        clean, rest = fast_path.split(raw, etl_id, con) if fast else (None, raw)
-        msg, lobby = _judge(rest, etl_id, con) if rest.num_rows or clean is None else (None, None)
+        clean, clean_lobby, rest = fast_path.split(raw, etl_id, con) if fast else (None, None, raw)
+        judged = _judge(rest, etl_id, con) if rest.num_rows or clean is None else None
     finally:
         if own:
             con.close()
-    if msg is None:
-        msg, lobby = clean, contract.LIB_SERVER_LOBBY.empty_table()
-    elif clean is not None and clean.num_rows:
+    msg, lobby = judged or (clean, clean_lobby)
+    if judged and clean is not None and clean.num_rows:
         msg = _in_offset_order(pa.concat_tables([clean.cast(msg.schema), msg]))
+        lobby = pa.concat_tables([clean_lobby.cast(lobby.schema), lobby])
+    lobby = lobby.sort_by(
+        [("partition", "ascending"), ("offset", "ascending"), ("p_index", "ascending")]
+    )
     ok = pc.equal(msg["error"], "")
     everything_loaded = pc.all(ok).as_py() is not False
     out = {
         "buffer_meta": _columns(msg, BUFFER_META_COLUMNS),
         "log_meta": _columns(msg, LOG_META_COLUMNS, None if everything_loaded else ok),
-        "lib_server_lobby": lobby,
+        "lib_server_lobby": lobby.select(contract.LIB_SERVER_LOBBY.names),
         "lib_server_game": _columns(
             msg, GAME_COLUMNS, pc.and_(ok, pc.equal(msg["log_message"], "Attack Completed"))
         ),

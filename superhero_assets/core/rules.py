@@ -183,7 +183,8 @@ SELECT m.etl_id, m.msg_id, m.ts_task AS "timestamp",
     p.p_text AS user_token,
     p.h_id::USMALLINT AS superhero_id,
     p.h_attack::UBIGINT AS superhero_attack,
-    p.h_health::UBIGINT AS superhero_health
+    p.h_health::UBIGINT AS superhero_health,
+    m."partition", m."offset", p.p_index
 FROM msg m JOIN participants p USING (topic, "partition", "offset")
 WHERE m.error = '' AND m.log_message = 'Starting Match'
 ORDER BY m."partition", m."offset", p.p_index
