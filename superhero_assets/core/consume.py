@@ -75,7 +75,7 @@ def watermarks(
 
 
 def read_chunk(
-    consumer: Consumer, chunk: Chunk, batch_messages: int = 25_000, stall_timeout_s: float = 60.0
+    consumer: Consumer, chunk: Chunk, batch_messages: int = 16_000, stall_timeout_s: float = 60.0
 ) -> Iterator[pa.Table]:
     """Yield the chunk's messages as raw Arrow tables of at most batch_messages rows each."""
     consumer.assign([TopicPartition(chunk.topic, chunk.partition, chunk.first)])

@@ -22,8 +22,11 @@ class BatchLoaderResource(dg.ConfigurableResource):
         default=list(contract.SOURCE_TOPICS), description="The topics to load (SUPERHERO_TOPICS)."
     )
     chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
-    batch_messages: int = Field(default=25_000, description="Messages per consume() call.")
+    batch_messages: int = Field(default=16_000, description="Messages per consume() call.")
     lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
+    return_memory: bool = Field(
+        default=True, description="Hand freed memory back to the OS (lower peak, ~10% slower)."
+    )
 
     def topics(self) -> tuple[str, ...]:
         return tuple(self.source_topics)
@@ -36,6 +39,7 @@ class BatchLoaderResource(dg.ConfigurableResource):
             chunk_messages=self.chunk_messages,
             batch_messages=self.batch_messages,
             lock_ttl_s=self.lock_ttl_s,
+            return_memory=self.return_memory,
         )
         return Loader(
             self.kafka.client_config(),
