@@ -64,6 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--scale", type=int, default=5, help="also run at scale x N (0: skip)")
     bench.add_argument("--chunk-messages", type=int, default=100_000)
     bench.add_argument("--no-dagster", action="store_true", help="skip the Dagster CLI timing")
+    bench.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="run the loader with return_memory=False (faster, higher peak RSS)",
+    )
     bench.add_argument("--keep", action="store_true", help="keep topics, keys and output")
     bench.set_defaults(handler=_run_cli)
 
@@ -81,6 +86,7 @@ def _run_cli(args: argparse.Namespace, settings) -> int:
         chunk_messages=args.chunk_messages,
         dagster=not args.no_dagster,
         keep=args.keep,
+        return_memory=not args.keep_freed_memory,
     )
     print(json.dumps(result, indent=1))
     return 0 if result["reconciled"] else 1
@@ -96,14 +102,14 @@ def run_bench(
     chunk_messages: int = 100_000,
     dagster: bool = True,
     keep: bool = False,
+    return_memory: bool = True,
 ) -> dict[str, Any]:
-    result = run_once(
-        bootstrap, messages, partitions, output_fs, seed, chunk_messages, dagster, keep
-    )
+    loader = {"chunk_messages": chunk_messages, "return_memory": return_memory}
+    result = run_once(bootstrap, messages, partitions, output_fs, seed, loader, dagster, keep)
     result["scaled"] = None
     if scale and scale > 1:
         big = run_once(
-            bootstrap, messages * scale, partitions, output_fs, seed, chunk_messages, False, keep
+            bootstrap, messages * scale, partitions, output_fs, seed, loader, False, keep
         )
         result["scaled"] = {
             "messages": big["messages"],
@@ -128,7 +134,7 @@ def run_once(
     partitions: int | None,
     output_fs: str | None,
     seed: int | None,
-    chunk_messages: int,
+    loader: dict[str, Any],
     dagster: bool,
     keep: bool,
 ) -> dict[str, Any]:
@@ -144,7 +150,7 @@ def run_once(
         expected = produce(bootstrap, lobby, game, messages, seed)
         child = {"bootstrap": bootstrap, "topics": [lobby, game], "messages": messages}
         first = _child("ceiling", child)
-        product = _child("product", {**child, "output": root, "chunk_messages": chunk_messages})
+        product = _child("product", {**child, "output": root, **loader})
         second = _child("ceiling", {**child, "big_read_ahead": True})
         ceiling = max(first["msg_per_s"], second["msg_per_s"])
         reconciled = reconcile(root, expected, product)
@@ -300,7 +306,11 @@ def measure_product(spec: dict) -> dict:
             db=int(os.getenv("REDIS_DB", "0")),
             password=os.getenv("REDIS_PASSWORD") or None,
         )
-        config = LoaderConfig(topics=tuple(spec["topics"]), chunk_messages=spec["chunk_messages"])
+        config = LoaderConfig(
+            topics=tuple(spec["topics"]),
+            chunk_messages=spec["chunk_messages"],
+            return_memory=spec.get("return_memory", True),
+        )
         return Loader(
             {"bootstrap.servers": spec["bootstrap"]}, client, OutputStore(spec["output"]), config
         )

@@ -89,7 +89,7 @@ def test_the_bench_tables_reconcile_exactly_with_the_produced_backlog(stack, tmp
         None,
         str(tmp_path),
         seed=7,
-        chunk_messages=1_500,
+        loader={"chunk_messages": 1_500, "return_memory": True},
         dagster=False,
         keep=True,
     )
