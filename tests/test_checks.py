@@ -1,0 +1,58 @@
+"""The whole-table checks see a duplicated message and a missing offset (files only)."""
+
+import pyarrow as pa
+
+from superhero_assets.core import checks, contract, manifest
+from superhero_assets.core.store import OutputStore
+
+
+def buffer_meta(offsets: list[int], partition: int = 0, topic: str = "lib.server.game"):
+    n = len(offsets)
+    columns = {
+        "etl_id": ["e"] * n,
+        "msg_id": [f"{topic}:{partition}:{o}" for o in offsets],
+        "checksum": ["00000000"] * n,
+        "headers": [[] for _ in range(n)],
+        "key": [None] * n,
+        "offset": offsets,
+        "partition": [partition] * n,
+        "serialized_key_size": [-1] * n,
+        "serialized_value_size": [10] * n,
+        "timestamp": [0] * n,
+        "timestamp_type": [1] * n,
+        "topic": [topic] * n,
+        "_is_protocol": [False] * n,
+    }
+    return pa.table(columns, schema=contract.BUFFER_META)
+
+
+def write(store, offsets, partition=0):
+    first, last = min(offsets), max(offsets)
+    path = f"buffer_meta/lib.server.game/{partition:03d}/{first:020d}-{last:020d}.parquet"
+    store.write_parquet(path, buffer_meta(offsets, partition))
+
+
+def test_no_duplicates_and_no_holes_in_contiguous_files(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write(store, list(range(10, 20)))
+    write(store, list(range(0, 5)), partition=1)
+    assert checks.duplicate_msg_ids(store, "buffer_meta") == 0
+    assert checks.offset_holes(store) == {}
+
+
+def test_a_message_in_two_files_is_a_duplicate(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write(store, list(range(9, 20)))  # offset 9 again
+    assert checks.duplicate_msg_ids(store, "buffer_meta") == 1
+
+
+def test_a_missing_offset_is_a_hole_unless_the_manifest_records_the_gap(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write(store, list(range(13, 20)))  # 10, 11 and 12 are missing
+    assert checks.offset_holes(store) == {"lib.server.game[0]": 3}
+    gap = {"topic": "lib.server.game", "partition": 0, "gap": [10, 12]}
+    store.write_json(manifest.run_entry_path(1, "e"), {"ranges": [gap]})
+    assert checks.offset_holes(store) == {}
