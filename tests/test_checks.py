@@ -2,7 +2,8 @@
 
 import pyarrow as pa
 
-from superhero_assets.core import checks, contract, manifest
+from superhero_assets.core import checks, contract, manifest, offset_checks
+from superhero_assets.core.plan import Chunk, PartitionRange, Plan
 from superhero_assets.core.store import OutputStore
 
 
@@ -56,3 +57,53 @@ def test_a_missing_offset_is_a_hole_unless_the_manifest_records_the_gap(tmp_path
     gap = {"topic": "lib.server.game", "partition": 0, "gap": [10, 12]}
     store.write_json(manifest.run_entry_path(1, "e"), {"ranges": [gap]})
     assert checks.offset_holes(store) == {}
+
+
+# The per-run checks the Dagster assets use: this run's files, and the names of all files.
+def plan_of(*chunks, gap=None):
+    first = min(c.first for c in chunks)
+    last = max(c.last for c in chunks)
+    rng = PartitionRange("lib.server.game", 0, first, last, 0, last + 1, gap)
+    return Plan("e", 1, "incremental", "now", [rng], list(chunks))
+
+
+def chunk(first, last):
+    return Chunk("lib.server.game", 0, first, last)
+
+
+def test_a_clean_run_has_no_duplicates_and_no_holes(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write(store, list(range(10, 20)))
+    plan = plan_of(chunk(10, 19))
+    assert offset_checks.duplicates(store, plan) == {}
+    assert offset_checks.holes(store, plan) == {}
+
+
+def test_a_run_file_overlapping_an_older_one_is_a_duplicate(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write(store, list(range(5, 15)))
+    assert offset_checks.duplicates(store, plan_of(chunk(5, 14))) == {"in_two_files": 5}
+
+
+def test_a_repeated_or_stray_row_in_a_run_file_is_a_duplicate(tmp_path):
+    store = OutputStore(str(tmp_path))
+    path = "buffer_meta/lib.server.game/000/00000000000000000010-00000000000000000019.parquet"
+    store.write_parquet(path, buffer_meta([*range(10, 19), 18, 25]))
+    found = offset_checks.duplicates(store, plan_of(chunk(10, 19)))
+    assert found == {"repeated_in_a_file": 1, "outside_file_range": 1}
+
+
+def test_missing_offsets_in_or_before_a_run_file_are_holes_unless_the_plan_records_them(
+    tmp_path,
+):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    path = "buffer_meta/lib.server.game/000/00000000000000000013-00000000000000000021.parquet"
+    store.write_parquet(path, buffer_meta(list(range(13, 20))))  # 20 and 21 missing
+    plan = plan_of(chunk(13, 21))
+    assert offset_checks.holes(store, plan) == {"lib.server.game[0]": 2 + 3}  # and 10-12
+    assert offset_checks.holes(store, plan_of(chunk(13, 21), gap=(10, 12))) == {
+        "lib.server.game[0]": 2
+    }

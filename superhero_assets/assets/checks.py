@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from superhero_assets.core import checks, contract
+from superhero_assets.core import checks, contract, offset_checks
 from superhero_assets.resources import BatchLoaderResource
 
 QUARANTINE_WARN_RATE = 0.01
@@ -73,18 +73,24 @@ def game_rows_equal_attacks(store, plan):
 
 
 @dg.asset_check(asset="buffer_meta", blocking=True)
-def buffer_meta_msg_id_unique(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
-    """No message appears twice in buffer_meta: exactly-once, over the whole table."""
-    duplicates = checks.duplicate_msg_ids(loader.output.store(), "buffer_meta")
-    return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicates": duplicates})
+@_with_plan
+def buffer_meta_msg_id_unique(store, plan):
+    """No message appears twice in buffer_meta: this run's files, and every file's range."""
+    problems = offset_checks.duplicates(store, plan)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "duplicates": sum(problems.values()),
+            "problems": dg.MetadataValue.json(problems),
+        },
+    )
 
 
 @dg.asset_check(asset="buffer_meta", blocking=True)
-def buffer_meta_offsets_contiguous(
-    context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource
-):
-    """Offsets are contiguous per partition, apart from gaps the manifest records."""
-    holes = checks.offset_holes(loader.output.store())
+@_with_plan
+def buffer_meta_offsets_contiguous(store, plan):
+    """Offsets are contiguous per partition, apart from gaps the plan records."""
+    holes = offset_checks.holes(store, plan)
     return dg.AssetCheckResult(passed=not holes, metadata={"holes": dg.MetadataValue.json(holes)})
 
 

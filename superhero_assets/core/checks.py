@@ -6,6 +6,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from superhero_assets.core import contract, manifest
@@ -78,34 +79,51 @@ def query(sql: str, **tables: pa.Table) -> list[tuple[Any, ...]]:
 
 
 def expected_lobby_rows(store: OutputStore, plan: Plan) -> int:
-    """Participants over the run's loaded 'Starting Match' messages, counted from log_meta."""
-    log_meta = read_tables(store, run_files(store, plan, "log_meta"), ["msg_id", "log_message"])
-    raw = read_tables(
-        store, run_files(store, plan, "raw_messages"), ["topic", "partition", "offset", "value"]
-    )
-    if not log_meta.num_rows or not raw.num_rows:
-        return 0
-    (count,) = query(
-        """SELECT coalesce(sum(json_array_length(decode(r.value) ->> '$.task',
-                                                  '$.PAYLOAD.PARTICIPANTS')), 0)
-           FROM log_meta l JOIN raw r
-             ON l.msg_id = r.topic || ':' || r."partition" || ':' || r."offset"
-           WHERE l.log_message = 'Starting Match'""",
-        log_meta=log_meta,
-        raw=raw,
-    )[0]
-    return int(count)
+    """Participants over the run's loaded 'Starting Match' messages, one chunk at a time."""
+    total = 0
+    for chunk in plan.chunks:
+        log_meta = read_tables(
+            store, _existing(store, chunk, "log_meta"), ["msg_id", "log_message"]
+        )
+        raw = read_tables(
+            store,
+            _existing(store, chunk, "raw_messages"),
+            ["topic", "partition", "offset", "value"],
+        )
+        if not log_meta.num_rows or not raw.num_rows:
+            continue
+        (count,) = query(
+            """SELECT coalesce(sum(json_array_length(decode(r.value) ->> '$.task',
+                                                      '$.PAYLOAD.PARTICIPANTS')), 0)
+               FROM log_meta l JOIN raw r
+                 ON l.msg_id = r.topic || ':' || r."partition" || ':' || r."offset"
+               WHERE l.log_message = 'Starting Match'""",
+            log_meta=log_meta,
+            raw=raw,
+        )[0]
+        total += int(count)
+    return total
 
 
 def attack_messages(store: OutputStore, plan: Plan) -> int:
-    log_meta = read_tables(store, run_files(store, plan, "log_meta"), ["log_message"])
-    if not log_meta.num_rows:
-        return 0
-    return query("SELECT count(*) FROM t WHERE log_message = 'Attack Completed'", t=log_meta)[0][0]
+    total = 0
+    for chunk in plan.chunks:
+        log_meta = read_tables(store, _existing(store, chunk, "log_meta"), ["log_message"])
+        if log_meta.num_rows:
+            total += pc.sum(pc.equal(log_meta["log_message"], "Attack Completed")).as_py() or 0
+    return total
+
+
+def _existing(store: OutputStore, chunk, table: str) -> list[str]:
+    return [p for p in [chunk.relpath(table)] if store.exists(p)]
 
 
 def duplicate_msg_ids(store: OutputStore, table: str) -> int:
-    """Rows of the whole table whose msg_id appears more than once (0 when exactly-once)."""
+    """Rows of the whole table whose msg_id appears more than once (0 when exactly-once).
+
+    Reads every msg_id, so its memory grows with the table: for `superhero chaos`'s final
+    verdict. The Dagster checks use `offset_checks`, bounded by one file.
+    """
     files = store.list(table, ".parquet")
     ids = read_tables(store, files, ["msg_id"])
     if not ids.num_rows:
@@ -114,7 +132,10 @@ def duplicate_msg_ids(store: OutputStore, table: str) -> int:
 
 
 def offset_holes(store: OutputStore) -> dict[str, int]:
-    """{topic[partition]: offsets missing from buffer_meta} beyond the gaps the manifest records."""
+    """{topic[partition]: offsets missing from buffer_meta} beyond the gaps the manifest records.
+
+    Whole table and every manifest entry, like duplicate_msg_ids: for verification runs.
+    """
     offsets = read_tables(
         store, store.list("buffer_meta", ".parquet"), ["topic", "partition", "offset"]
     )
