@@ -20,3 +20,11 @@ def test_matches_zlib_for_every_value_even_in_slices_and_chunks():
 def test_all_null_and_empty():
     assert crc32_hex(pa.array([None, None], pa.binary())).to_pylist() == [None, None]
     assert crc32_hex(pa.array([], pa.binary())).to_pylist() == []
+
+
+def test_large_binary_and_string_values_give_the_same_checksums():
+    values = [b"abc", None, "é".encode()]
+    expected = crc32_hex(pa.array(values, pa.binary())).to_pylist()
+    assert crc32_hex(pa.array(values, pa.large_binary())).to_pylist() == expected
+    text = pa.array([None if v is None else v.decode() for v in values], pa.string())
+    assert crc32_hex(text).to_pylist() == expected

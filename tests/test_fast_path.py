@@ -136,6 +136,14 @@ def mutate(value: bytes, rng: random.Random) -> bytes:
     return text.encode()
 
 
+def fast_share(values) -> float:
+    """The share of the messages the fast path takes (so a test really exercises it)."""
+    raw = wire.raw_table(values)
+    raw = raw.append_column("checksum", crc32_hex(raw["value"]))
+    clean, _, _ = fast_path.split(raw, "etl", connect())
+    return (clean.num_rows if clean is not None else 0) / len(values)
+
+
 def assert_same(values, **kw):
     raw = wire.raw_table(values, **kw)
     con = connect()
@@ -171,6 +179,7 @@ def test_mutated_messages_match_the_full_rules(seed):
     goods = good_messages()
     values = [mutate(rng.choice(goods), rng) for _ in range(400)] + goods
     rng.shuffle(values)
+    assert fast_share(values) > 0.3
     assert_same(values)
 
 
@@ -184,6 +193,20 @@ def test_each_odd_timestamp_matches_the_full_rules(odd):
     assert_same(values)
 
 
+def test_one_impossible_date_leaves_the_rest_of_the_batch_on_the_fast_path():
+    good = wire.attack("g", "a", "b", 1, 2, 1)
+    feb30 = wire.attack("g", "a", "b", 1, 2, 1, ts="2023-02-30T14:03:07Z")
+    values = [good] * 50 + [feb30] + [good] * 49
+    assert fast_share(values) == 0.99
+    assert_same(values)
+
+
+def test_null_headers_match_the_full_rules():
+    good = wire.attack("g", "a", "b", 1, 2, 1)
+    assert_same([good, b"bad", good], headers=[None, [], []])
+    assert_same([good], headers=[None])
+
+
 def test_keys_headers_and_bad_utf8_match_the_full_rules():
     good = wire.attack("g", "a", "b", 1, 2, 1)
     assert_same([good, good], keys=[b"k", None], headers=[[], [{"key": "h", "value": b"v"}]])
@@ -195,6 +218,7 @@ def test_mutated_matches_match_the_full_rules(seed):
     rng = random.Random(seed)
     match = wire.starting_match("g1", {"u1": (1, 2, 3), "u2": (4, 5, 6), "u3": (65535, 0, 1)})
     values = [mutate(match, rng) for _ in range(300)] + [match]
+    assert fast_share(values) > 0.2
     assert_same(values)
 
 
@@ -210,3 +234,11 @@ def test_an_escaped_participant_is_looked_up_by_its_text_not_its_escapes():
     assert_same([value])
     lobby = parse_batch(wire.raw_table([value]), "etl")["lib_server_lobby"].to_pylist()
     assert [(r["user_token"], r["superhero_id"]) for r in lobby] == [(token, 1)]
+
+
+@pytest.mark.parametrize("size", [32767, 32768])
+def test_values_at_the_int16_size_limit_match_the_full_rules(size):
+    base = wire.record("lib.server.game", "Power Up", "")
+    padded = wire.record("lib.server.game", "Power Up", "x" * (size - len(base)))
+    assert len(padded) == size
+    assert_same([padded, wire.attack("g", "a", "b", 1, 2, 1)])

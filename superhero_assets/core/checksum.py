@@ -19,6 +19,8 @@ def crc32_hex(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """CRC-32 of each value as hex text; NULL where the value is NULL."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if values.type != pa.binary():  # the offsets below are int32: plain binary only
+        values = values.cast(pa.binary())
     n = len(values)
     _, offsets_buffer, data_buffer = values.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset : values.offset + n + 1]

@@ -68,7 +68,8 @@ def split(
     Messages with a key or headers, and whole batches with a value that is not UTF-8,
     are left to the full rules: they are rare, and the rules say exactly what is wrong.
     """
-    plain = pc.and_(pc.is_null(raw["key"]), pc.equal(pc.list_value_length(raw["headers"]), 0))
+    no_headers = pc.fill_null(pc.equal(pc.list_value_length(raw["headers"]), 0), False)
+    plain = pc.and_(pc.is_null(raw["key"]), no_headers)
     try:
         text = raw["value"].cast(pa.string())
     except pa.ArrowInvalid:  # some value is not UTF-8: the full rules find which
@@ -228,15 +229,30 @@ def _timestamp(text, shape: str, width: int, unit: str):
     """Text of exactly this shape as a timestamp; NULL for any other.
 
     Arrow's ISO parser agrees with strptime on text of the exact shape, and refuses the
-    same impossible dates (Feb 30, 24:00); it fails the whole array on one of those, and
-    then the full rules judge every timestamp of the batch.
+    same impossible dates (Feb 30, 24:00), which the full rules then judge.
     """
     shaped = pc.fill_null(pc.match_substring_regex(text, shape), False)
     candidates = pc.if_else(shaped, pc.utf8_slice_codeunits(text, 0, width), None)
+    if isinstance(candidates, pa.ChunkedArray):
+        candidates = candidates.combine_chunks()
+    return _strict_cast(candidates, pa.timestamp(unit))
+
+
+def _strict_cast(text: pa.Array, to: pa.DataType) -> pa.Array:
+    """text cast with Arrow's strict parser, NULL where it refuses a value.
+
+    The cast fails a whole array for one impossible date, so a refused array is halved
+    until the refused values are alone: a few dozen casts for a few bad values.
+    """
     try:
-        return candidates.cast(pa.timestamp(unit))
+        return text.cast(to)
     except pa.ArrowInvalid:
-        return pa.nulls(len(text), pa.timestamp(unit))
+        if len(text) <= 1:
+            return pa.nulls(len(text), to)
+        half = len(text) // 2
+        return pa.concat_arrays(
+            [_strict_cast(text.slice(0, half), to), _strict_cast(text.slice(half), to)]
+        )
 
 
 def _round_to_ms(micros):

@@ -155,15 +155,17 @@ class Loader:
                     self._keep_locks(pending)
                     if self.store.exists(chunk.relpath("raw_messages")):
                         continue  # landed by the attempt that died: files are all-or-nothing
-                    files = _ChunkFiles(self.store, chunk)
+                    files, adds = _ChunkFiles(self.store, chunk), []
                     with _gc_paused():  # 100k message objects at a time make the GC thrash
                         for batch in read_chunk(consumer, chunk, self.config.batch_messages):
                             # Two batches are parsed at once; the writer adds them in order.
                             parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
-                            in_flight.append(worker.submit(self._add_parsed, files, parsed))
+                            adds.append(worker.submit(self._add_parsed, files, parsed))
+                            in_flight.append(adds[-1])
                             del batch, parsed
                             settle(until=self.config.batches_in_flight)
-                    in_flight.append(worker.submit(self._close_landed, files, plan.etl_id, derive))
+                    close = worker.submit(self._close_landed, files, plan.etl_id, derive, adds)
+                    in_flight.append(close)
                     settle(until=self.config.batches_in_flight)
                 settle(until=0)
         except BaseException:
@@ -188,7 +190,13 @@ class Loader:
         for name, table in parse_batch(raw, etl_id, self._connection()).items():
             files.add(name, table)
 
-    def _close_landed(self, files: _ChunkFiles, etl_id: str, derive: bool) -> tuple[int, int]:
+    def _close_landed(
+        self, files: _ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
+    ) -> tuple[int, int]:
+        # The writer runs in order, so every batch of the chunk was added (or failed) by now.
+        # A failed one must leave no file: a retry skips any chunk whose raw file exists.
+        for add in adds:
+            add.result()
         (raw,) = files.close(["raw_messages"]).values()
         if derive:
             self._derived[(etl_id, files.chunk)] = files.close(contract.CHUNKED_TABLES)
