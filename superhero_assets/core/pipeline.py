@@ -7,14 +7,10 @@ separate processes (Dagster steps) and a run that died is redone with the same p
 
 from __future__ import annotations
 
-import gc
-import io
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,13 +20,14 @@ import pyarrow.parquet as pq
 import redis
 
 from superhero_assets.core import contract, faults, manifest, state
+from superhero_assets.core.chunk_files import ChunkFiles, gc_paused
 from superhero_assets.core.consume import make_consumer, read_chunk
 from superhero_assets.core.memory import return_freed_memory
 from superhero_assets.core.names import validate_topic
 from superhero_assets.core.parse import connect, parse_batch
-from superhero_assets.core.plan import Chunk, Plan
+from superhero_assets.core.plan import Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
-from superhero_assets.core.store import OutputStore, parquet_options
+from superhero_assets.core.store import OutputStore
 
 
 @dataclass(frozen=True)
@@ -155,8 +152,8 @@ class Loader:
                     self._keep_locks(pending)
                     if self.store.exists(chunk.relpath("raw_messages")):
                         continue  # landed by the attempt that died: files are all-or-nothing
-                    files, adds = _ChunkFiles(self.store, chunk), []
-                    with _gc_paused():  # 100k message objects at a time make the GC thrash
+                    files, adds = ChunkFiles(self.store, chunk), []
+                    with gc_paused():  # 100k message objects at a time make the GC thrash
                         for batch in read_chunk(consumer, chunk, self.config.batch_messages):
                             # Two batches are parsed at once; the writer adds them in order.
                             parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
@@ -182,16 +179,16 @@ class Loader:
         return {"raw_messages": raw, **tables}
 
     @staticmethod
-    def _add_parsed(files: _ChunkFiles, parsed: Future) -> None:
+    def _add_parsed(files: ChunkFiles, parsed: Future) -> None:
         for name, table in parsed.result().items():
             files.add(name, table)
 
-    def _derive_batch(self, files: _ChunkFiles, etl_id: str, raw: pa.Table) -> None:
+    def _derive_batch(self, files: ChunkFiles, etl_id: str, raw: pa.Table) -> None:
         for name, table in parse_batch(raw, etl_id, self._connection()).items():
             files.add(name, table)
 
     def _close_landed(
-        self, files: _ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
+        self, files: ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
     ) -> tuple[int, int]:
         # The writer runs in order, so every batch of the chunk was added (or failed) by now.
         # A failed one must leave no file: a retry skips any chunk whose raw file exists.
@@ -227,7 +224,7 @@ class Loader:
                 if (plan.etl_id, chunk) in self._derived:
                     continue  # derived while landing, by this Loader, for this same plan
                 self._keep_locks(pending)
-                files = _ChunkFiles(self.store, chunk)
+                files = ChunkFiles(self.store, chunk)
                 with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
                     for batch in pq.ParquetFile(fh).iter_batches(self.config.batch_messages):
                         self._derive_batch(files, plan.etl_id, pa.Table.from_batches([batch]))
@@ -331,63 +328,6 @@ class Loader:
             for table in ("raw_messages", *contract.CHUNKED_TABLES):
                 self.store.delete(chunk.relpath(table))
         self.store.delete(f"etl_meta/{plan.etl_id}.parquet")
-
-
-class _ChunkFiles:
-    """One chunk's files, built in memory a row group per batch; each appears whole on close.
-
-    Only the compressed Parquet is held, so memory follows the batch, not the chunk.
-    """
-
-    def __init__(self, store: OutputStore, chunk: Chunk) -> None:
-        self.store, self.chunk = store, chunk
-        self._open: dict[str, tuple[io.BytesIO, pq.ParquetWriter]] = {}
-        self._rows: dict[str, int] = {}
-
-    def add(self, name: str, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        if name not in self._open:
-            buf = io.BytesIO()
-            self._open[name] = (buf, pq.ParquetWriter(buf, table.schema, **_writer_options(table)))
-        self._open[name][1].write_table(table)
-        self._rows[name] = self._rows.get(name, 0) + table.num_rows
-
-    def close(self, names) -> dict[str, tuple[int, int]]:
-        """Write the files of these tables; {table: (rows, bytes)} of those written."""
-        written = {}
-        for name in names:
-            path = self.chunk.relpath(name)
-            if name not in self._open:
-                if name == "raw_messages":  # an empty chunk still records that it was read
-                    empty = contract.RAW_MESSAGES.empty_table()
-                    written[name] = (0, self.store.write_parquet(path, empty))
-                else:
-                    self.store.delete(path)  # a replay must not leave an older file behind
-                continue
-            buf, writer = self._open.pop(name)
-            writer.close()
-            data = buf.getvalue()
-            self.store.write_bytes(path, data)
-            written[name] = (self._rows[name], len(data))
-        return written
-
-
-def _writer_options(table: pa.Table) -> dict[str, Any]:
-    options = parquet_options(table.schema)
-    del options["row_group_size"]  # one row group per batch added
-    return options
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _raw(states: dict[str, state.TopicState]) -> dict[str, list[str | None]]:
