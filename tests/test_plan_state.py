@@ -71,3 +71,11 @@ def test_the_readme_keys_are_read_as_users_know_them(last, counts, status):
 def test_a_garbled_state_says_how_to_reset(last):
     with pytest.raises(StateError, match="SET kafka.partitions.t.state.last_offset -1"):
         parse_state("t", last, "{}")
+
+
+def test_a_chunk_is_read_back_from_its_file_name_and_other_files_are_not_chunks():
+    from superhero_assets.core.plan import Chunk
+
+    chunk = Chunk("lib.server.game", 3, 10, 19)
+    assert Chunk.from_relpath(chunk.relpath("buffer_meta")) == chunk
+    assert Chunk.from_relpath("etl_meta/6f1c.parquet") is None

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from superhero_assets.core import contract, manifest
-from superhero_assets.core.plan import Plan
+from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.store import OutputStore
 
 
@@ -28,10 +28,13 @@ def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
 
 def run_files(store: OutputStore, plan: Plan, table: str) -> list[str]:
     if table == "etl_meta":
-        candidates = [f"etl_meta/{plan.etl_id}.parquet"]
-    else:
-        candidates = [chunk.relpath(table) for chunk in plan.chunks]
-    return [p for p in candidates if store.exists(p)]
+        return [p for p in [f"etl_meta/{plan.etl_id}.parquet"] if store.exists(p)]
+    return [p for chunk in plan.chunks for p in chunk_file(store, chunk, table)]
+
+
+def chunk_file(store: OutputStore, chunk: Chunk, table: str) -> list[str]:
+    """[the chunk's file of this table], or [] when the run wrote none (no rows)."""
+    return [p for p in [chunk.relpath(table)] if store.exists(p)]
 
 
 def file_schema(store: OutputStore, relpath: str) -> pa.Schema:
@@ -83,11 +86,11 @@ def expected_lobby_rows(store: OutputStore, plan: Plan) -> int:
     total = 0
     for chunk in plan.chunks:
         log_meta = read_tables(
-            store, _existing(store, chunk, "log_meta"), ["msg_id", "log_message"]
+            store, chunk_file(store, chunk, "log_meta"), ["msg_id", "log_message"]
         )
         raw = read_tables(
             store,
-            _existing(store, chunk, "raw_messages"),
+            chunk_file(store, chunk, "raw_messages"),
             ["topic", "partition", "offset", "value"],
         )
         if not log_meta.num_rows or not raw.num_rows:
@@ -108,14 +111,10 @@ def expected_lobby_rows(store: OutputStore, plan: Plan) -> int:
 def attack_messages(store: OutputStore, plan: Plan) -> int:
     total = 0
     for chunk in plan.chunks:
-        log_meta = read_tables(store, _existing(store, chunk, "log_meta"), ["log_message"])
+        log_meta = read_tables(store, chunk_file(store, chunk, "log_meta"), ["log_message"])
         if log_meta.num_rows:
             total += pc.sum(pc.equal(log_meta["log_message"], "Attack Completed")).as_py() or 0
     return total
-
-
-def _existing(store: OutputStore, chunk, table: str) -> list[str]:
-    return [p for p in [chunk.relpath(table)] if store.exists(p)]
 
 
 def duplicate_msg_ids(store: OutputStore, table: str) -> int:

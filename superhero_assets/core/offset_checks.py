@@ -13,9 +13,9 @@ Each file holds the offsets of its name ({first}-{last}.parquet) for one topic-p
 from __future__ import annotations
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from superhero_assets.core.plan import Plan
+from superhero_assets.core import checks
+from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.store import OutputStore
 
 Key = tuple[str, int]
@@ -25,13 +25,9 @@ def file_ranges(store: OutputStore, table: str, keys: set[Key]) -> dict[Key, lis
     """{(topic, partition): sorted [(first, last)]} of the table's files, from their names."""
     ranges: dict[Key, list[tuple]] = {}
     for relpath in store.list(table, ".parquet"):
-        parts = relpath.split("/")
-        if len(parts) < 4 or "-" not in parts[-1]:
-            continue
-        key = (parts[-3], int(parts[-2]))
-        if key in keys:
-            first, last = parts[-1].removesuffix(".parquet").split("-")
-            ranges.setdefault(key, []).append((int(first), int(last)))
+        chunk = Chunk.from_relpath(relpath)
+        if chunk is not None and (chunk.topic, chunk.partition) in keys:
+            ranges.setdefault((chunk.topic, chunk.partition), []).append((chunk.first, chunk.last))
     return {key: sorted(found) for key, found in ranges.items()}
 
 
@@ -39,11 +35,10 @@ def duplicates(store: OutputStore, plan: Plan, table: str = "buffer_meta") -> di
     """{problem: rows} for messages this run's files could duplicate; empty when none."""
     found = {"repeated_in_a_file": 0, "outside_file_range": 0, "wrong_msg_id": 0}
     for chunk in plan.chunks:
-        relpath = chunk.relpath(table)
-        if not store.exists(relpath):
+        files = checks.chunk_file(store, chunk, table)
+        if not files:
             continue
-        with store.fs.open(store.path(relpath), "rb") as fh:
-            t = pq.read_table(fh, columns=["msg_id", "topic", "partition", "offset"])
+        t = checks.read_tables(store, files, ["msg_id", "topic", "partition", "offset"])
         found["repeated_in_a_file"] += t.num_rows - pc.count_distinct(t["msg_id"]).as_py()
         inside = pc.and_(
             pc.greater_equal(t["offset"], chunk.first), pc.less_equal(t["offset"], chunk.last)
@@ -68,12 +63,9 @@ def holes(store: OutputStore, plan: Plan, table: str = "buffer_meta") -> dict[st
     """{topic[partition]: offsets missing} around and inside this run's files."""
     missing: dict[str, int] = {}
     for chunk in plan.chunks:
-        relpath = chunk.relpath(table)
-        rows = 0
-        if store.exists(relpath):
-            with store.fs.open(store.path(relpath), "rb") as fh:
-                rows = pq.ParquetFile(fh).metadata.num_rows
-        lost = (chunk.last - chunk.first + 1) - rows
+        lost = (chunk.last - chunk.first + 1) - checks.row_count(
+            store, checks.chunk_file(store, chunk, table)
+        )
         if lost > 0:
             name = f"{chunk.topic}[{chunk.partition}]"
             missing[name] = missing.get(name, 0) + lost

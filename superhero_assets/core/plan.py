@@ -34,6 +34,15 @@ class Chunk:
     def relpath(self, table: str) -> str:
         return f"{table}/{self.stem}.parquet"
 
+    @classmethod
+    def from_relpath(cls, relpath: str) -> Chunk | None:
+        """The chunk a file of relpath() holds; None for any other file."""
+        *_, topic, partition, name = ["", "", "", *relpath.split("/")]
+        first, _, last = name.removesuffix(".parquet").partition("-")
+        if not (partition.isdigit() and first.isdigit() and last.isdigit()):
+            return None
+        return cls(topic, int(partition), int(first), int(last))
+
 
 @dataclass(frozen=True)
 class PartitionRange:
