@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from superhero_assets.core.leaves import uint
 from superhero_assets.core.rules import HERO_FIELDS, path_list
 
 _PARTICIPANTS_SQL = f"""
@@ -41,12 +42,12 @@ ORDER BY i, p_index
 
 
 def participants(
-    con: duckdb.DuckDBPyConnection, starts: pa.Table, n: int, uint
+    con: duckdb.DuckDBPyConnection, starts: pa.Table, n: int
 ) -> tuple[np.ndarray, pa.Table]:
     """(which of the n messages are clean matches, their participants' rows).
 
     starts: columns i (the message's row), k_participants and k_heroes, for the messages
-    that may be clean matches. uint: the fast path's digits-only uint64 reader.
+    that may be clean matches.
     """
     clean = np.zeros(n, dtype=bool)
     if starts.num_rows == 0:

@@ -21,6 +21,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from superhero_assets.core import fast_lobby
+from superhero_assets.core.leaves import (
+    all_of,
+    plain,
+    round_to_ms,
+    text,
+    timestamp,
+    uint,
+    unless,
+)
 from superhero_assets.core.rules import (
     KNOWN_TASK_MESSAGES,
     TASK_FIELDS,
@@ -71,7 +80,7 @@ def split(
     no_headers = pc.fill_null(pc.equal(pc.list_value_length(raw["headers"]), 0), False)
     plain = pc.and_(pc.is_null(raw["key"]), no_headers)
     try:
-        text = raw["value"].cast(pa.string())
+        values = raw["value"].cast(pa.string())
     except pa.ArrowInvalid:  # some value is not UTF-8: the full rules find which
         return None, None, raw
     # Filtering copies the values, so the usual case (every message plain, every message
@@ -80,7 +89,7 @@ def split(
     rows = raw if every_plain else raw.filter(plain)
     if rows.num_rows == 0:
         return None, None, raw
-    con.register("fast_in", pa.table({"s": text if every_plain else text.filter(plain)}))
+    con.register("fast_in", pa.table({"s": values if every_plain else values.filter(plain)}))
     try:
         parsed = con.sql(_LEAVES_SQL).to_arrow_table()
     finally:
@@ -100,32 +109,30 @@ def _columns(
 ) -> tuple[pa.Table, np.ndarray, pa.Table]:
     f = {n: parsed[f"f_{n}"] for n in VALUE_FIELDS if n != "task"}
     k = {n: parsed[f"k_{n}"] for n in TASK_FIELDS}
-    message = _text(f["log_message"])
+    message = text(f["log_message"])
     known = pc.is_in(message, pa.array(KNOWN_TASK_MESSAGES))
     attack = pc.equal(message, "Attack Completed")
     start = pc.equal(message, "Starting Match")
-    ts_local = _timestamp(_text(f["timestamp"]), _LOCAL_TS, 26, "us")
-    ts_task = _timestamp(_text(k["ts"]), _UTC_TS, 19, "s")
-    numbers = {n: _uint(k[n]) for n in _UINT_FIELDS}
+    ts_local = timestamp(text(f["timestamp"]), _LOCAL_TS, 26, "us")
+    ts_task = timestamp(text(k["ts"]), _UTC_TS, 19, "s")
+    numbers = {n: uint(k[n]) for n in _UINT_FIELDS}
     size = pc.binary_length(rows["value"])
-    clean = _all(
+    clean = all_of(
         parsed["object"],
         pc.less_equal(size, 32767),
         pc.less_equal(rows["partition"], 255),
         pc.greater_equal(rows["partition"], 0),
-        *(_plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
+        *(plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
         pc.is_valid(ts_local),
         parsed["has_task"],
-        _unless(known, parsed["task_object"], _plain(k["ts"]), pc.is_valid(ts_task)),
-        _unless(
-            attack, *(_plain(k[n]) for n in _STRING_FIELDS), *map(pc.is_valid, numbers.values())
-        ),
+        unless(known, parsed["task_object"], plain(k["ts"]), pc.is_valid(ts_task)),
+        unless(attack, *(plain(k[n]) for n in _STRING_FIELDS), *map(pc.is_valid, numbers.values())),
     )
     # A match is judged further only if everything else about it is clean.
-    maybe_match = _all(
+    maybe_match = all_of(
         clean,
         start,
-        _plain(k["game_token"]),
+        plain(k["game_token"]),
         pc.starts_with(k["participants"], "["),
         pc.starts_with(k["heroes"], "{"),
     )
@@ -137,8 +144,8 @@ def _columns(
             "k_heroes": k["heroes"].take(candidates),
         }
     )
-    good_match, participants = fast_lobby.participants(con, starts, rows.num_rows, _uint)
-    clean = _all(clean, _unless(start, pa.array(good_match)))
+    good_match, participants = fast_lobby.participants(con, starts, rows.num_rows)
+    clean = all_of(clean, unless(start, pa.array(good_match)))
     n = rows.num_rows
     msg = pa.table(
         {
@@ -167,12 +174,12 @@ def _columns(
             "bm_timestamp": rows["timestamp"],
             "timestamp_type": rows["timestamp_type"].cast(pa.uint8()),
             "_is_protocol": pa.repeat(pa.scalar(False), n),
-            "level": _text(f["level"]),
-            "ts_local": _round_to_ms(ts_local),
-            "name": _text(f["name"]),
+            "level": text(f["level"]),
+            "ts_local": round_to_ms(ts_local),
+            "name": text(f["name"]),
             "log_message": message,
             "ts_task": ts_task,
-            **{c: _text(k[c]) for c in _STRING_FIELDS},
+            **{c: text(k[c]) for c in _STRING_FIELDS},
             **{c: pc.if_else(attack, v, None) for c, v in numbers.items()},
         }
     )
@@ -195,69 +202,3 @@ def _lobby(msg: pa.Table, participants: pa.Table) -> pa.Table:
             "p_index": participants["p_index"],
         }
     )
-
-
-def _all(*conditions) -> pa.ChunkedArray:
-    """True where every condition holds; unknown (NULL) counts as not clean."""
-    result = conditions[0]
-    for condition in conditions[1:]:
-        result = pc.and_kleene(result, condition)
-    return pc.fill_null(result, False)
-
-
-def _unless(kind, *conditions):
-    """Conditions that matter only for messages of this kind."""
-    return pc.or_kleene(pc.invert(pc.fill_null(kind, False)), _all(*conditions))
-
-
-def _plain(leaf):
-    """A JSON string leaf with nothing escaped: its text is the leaf without its quotes."""
-    return pc.and_(pc.starts_with(leaf, '"'), pc.invert(pc.match_substring(leaf, "\\")))
-
-
-def _text(leaf):
-    return pc.utf8_slice_codeunits(leaf, 1, -1)
-
-
-def _uint(leaf):
-    """The leaf as uint64 when it is at most 19 digits (surely a JSON integer in range)."""
-    digits = pc.fill_null(pc.match_substring_regex(leaf, r"^\d{1,19}$"), False)
-    return pc.if_else(digits, leaf, None).cast(pa.uint64())
-
-
-def _timestamp(text, shape: str, width: int, unit: str):
-    """Text of exactly this shape as a timestamp; NULL for any other.
-
-    Arrow's ISO parser agrees with strptime on text of the exact shape, and refuses the
-    same impossible dates (Feb 30, 24:00), which the full rules then judge.
-    """
-    shaped = pc.fill_null(pc.match_substring_regex(text, shape), False)
-    candidates = pc.if_else(shaped, pc.utf8_slice_codeunits(text, 0, width), None)
-    if isinstance(candidates, pa.ChunkedArray):
-        candidates = candidates.combine_chunks()
-    return _strict_cast(candidates, pa.timestamp(unit))
-
-
-def _strict_cast(text: pa.Array, to: pa.DataType) -> pa.Array:
-    """text cast with Arrow's strict parser, NULL where it refuses a value.
-
-    The cast fails a whole array for one impossible date, so a refused array is halved
-    until the refused values are alone: a few dozen casts for a few bad values.
-    """
-    try:
-        return text.cast(to)
-    except pa.ArrowInvalid:
-        if len(text) <= 1:
-            return pa.nulls(len(text), to)
-        half = len(text) // 2
-        return pa.concat_arrays(
-            [_strict_cast(text.slice(0, half), to), _strict_cast(text.slice(half), to)]
-        )
-
-
-def _round_to_ms(micros):
-    """As DuckDB's cast to TIMESTAMP_MS: to the nearest millisecond, halves away from zero."""
-    rounded = pc.round_to_multiple(
-        micros.cast(pa.int64()), multiple=1000, round_mode="half_towards_infinity"
-    )
-    return pc.divide(rounded, 1000).cast(pa.timestamp("ms"))
