@@ -36,6 +36,10 @@ class ChunkFiles:
         self._open[name][1].write_table(table)
         self._rows[name] = self._rows.get(name, 0) + table.num_rows
 
+    def add_all(self, tables: dict[str, pa.Table]) -> None:
+        for name, table in tables.items():
+            self.add(name, table)
+
     def close(self, names) -> dict[str, tuple[int, int]]:
         """Write the files of these tables; {table: (rows, bytes)} of those written."""
         written = {}

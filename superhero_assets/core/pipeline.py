@@ -180,12 +180,7 @@ class Loader:
 
     @staticmethod
     def _add_parsed(files: ChunkFiles, parsed: Future) -> None:
-        for name, table in parsed.result().items():
-            files.add(name, table)
-
-    def _derive_batch(self, files: ChunkFiles, etl_id: str, raw: pa.Table) -> None:
-        for name, table in parse_batch(raw, etl_id, self._connection()).items():
-            files.add(name, table)
+        files.add_all(parsed.result())
 
     def _close_landed(
         self, files: ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
@@ -227,7 +222,8 @@ class Loader:
                 files = ChunkFiles(self.store, chunk)
                 with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
                     for batch in pq.ParquetFile(fh).iter_batches(self.config.batch_messages):
-                        self._derive_batch(files, plan.etl_id, pa.Table.from_batches([batch]))
+                        raw = pa.Table.from_batches([batch])
+                        files.add_all(parse_batch(raw, plan.etl_id, self._connection()))
                 self._derived[(plan.etl_id, chunk)] = files.close(contract.CHUNKED_TABLES)
             for chunk in plan.chunks:
                 for name, (rows, size) in self._derived.pop((plan.etl_id, chunk)).items():
