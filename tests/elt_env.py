@@ -161,6 +161,13 @@ class EltEnv:
         assert len(seen) == messages
         assert max(seen.values()) == 1
 
+    def assert_a_run_with_nothing_new_changes_nothing(self) -> None:
+        """After a load, a second run finds nothing: no file rewritten, Redis untouched."""
+        files, state = self.files(), self.state()
+        assert self.run() is None
+        assert self.files() == files
+        assert self.state() == state
+
     def table(self, name: str) -> pa.Table:
         """What a reader globbing {OUTPUT_FS}/{table}/**/*.parquet sees (pyarrow, any store)."""
         store = self.store()

@@ -38,10 +38,7 @@ def test_schemas_are_exact_and_counts_reconcile(elt):
 def test_a_run_with_nothing_new_writes_nothing_and_leaves_redis_unchanged(elt):
     elt.produce_matches(5)
     elt.run()
-    files, state = elt.files(), elt.state()
-    assert elt.run() is None
-    assert elt.files() == files
-    assert elt.state() == state
+    elt.assert_a_run_with_nothing_new_changes_nothing()
 
 
 def test_new_messages_are_loaded_once_by_the_next_run(elt):

@@ -136,11 +136,16 @@ def mutate(value: bytes, rng: random.Random) -> bytes:
     return text.encode()
 
 
-def fast_share(values) -> float:
-    """The share of the messages the fast path takes (so a test really exercises it)."""
+def split(values):
+    """fast_path.split of these values, as parse_batch calls it."""
     raw = wire.raw_table(values)
     raw = raw.append_column("checksum", crc32_hex(raw["value"]))
-    clean, _, _ = fast_path.split(raw, "etl", connect())
+    return fast_path.split(raw, "etl", connect())
+
+
+def fast_share(values) -> float:
+    """The share of the messages the fast path takes (so a test really exercises it)."""
+    clean, _, _ = split(values)
     return (clean.num_rows if clean is not None else 0) / len(values)
 
 
@@ -165,9 +170,7 @@ def _differences(got, want) -> list:
 
 def test_good_messages_take_the_fast_path_and_match_the_full_rules():
     values = good_messages() * 3
-    raw = wire.raw_table(values)
-    raw = raw.append_column("checksum", crc32_hex(raw["value"]))
-    clean, lobby, rest = fast_path.split(raw, "etl", connect())
+    clean, lobby, rest = split(values)
     assert rest.num_rows == 0 and clean.num_rows == len(values)
     assert lobby.num_rows == 3 * 2  # three two-player matches
     assert_same(values)
