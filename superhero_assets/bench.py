@@ -153,7 +153,7 @@ def run_once(
         product = _child("product", {**child, "output": root, **loader})
         second = _child("ceiling", {**child, "big_read_ahead": True})
         ceiling = max(first["msg_per_s"], second["msg_per_s"])
-        reconciled = reconcile(root, expected, product)
+        reconciled = reconcile(root, expected)
         result = {
             "messages": messages,
             "bytes": first["bytes"],
@@ -250,7 +250,7 @@ def measure_ceiling(spec: dict) -> dict:
 
     from superhero_assets.core.consume import make_consumer, watermarks
 
-    config = {"bootstrap.servers": spec["bootstrap"]}
+    config = _kafka_config(spec["bootstrap"])
     if spec.get("big_read_ahead"):  # the settings before issue 6, so ours never lower the bar
         config.update(
             {
@@ -294,26 +294,17 @@ def measure_ceiling(spec: dict) -> dict:
 
 def measure_product(spec: dict) -> dict:
     """One full run from a fresh offset state, then one with nothing to do."""
-    import redis
-
     from superhero_assets.core.pipeline import Loader, LoaderConfig
     from superhero_assets.core.store import OutputStore
 
     def loader() -> Loader:
-        client = redis.Redis(
-            host=os.getenv("REDIS_HOST", "localhost"),
-            port=int(os.getenv("REDIS_PORT", "6379")),
-            db=int(os.getenv("REDIS_DB", "0")),
-            password=os.getenv("REDIS_PASSWORD") or None,
-        )
         config = LoaderConfig(
             topics=tuple(spec["topics"]),
             chunk_messages=spec["chunk_messages"],
             return_memory=spec.get("return_memory", True),
         )
-        return Loader(
-            {"bootstrap.servers": spec["bootstrap"]}, client, OutputStore(spec["output"]), config
-        )
+        store = OutputStore(spec["output"])
+        return Loader(_kafka_config(spec["bootstrap"]), redis_client(), store, config)
 
     cpu0, _ = _usage()
     t0 = time.perf_counter()
@@ -387,44 +378,42 @@ def time_dagster_cli(bootstrap: str, topics: list[str], root: str) -> float:
 # ---------------------------------------------------------------- checking and cleaning up
 
 
-def reconcile(root: str, expected: dict, product: dict) -> bool:
+def reconcile(root: str, expected: dict) -> bool:
     """The tables hold exactly the produced backlog: every offset once, every row accounted."""
-    import duckdb
-
+    from superhero_assets.core import checks
     from superhero_assets.core.store import OutputStore
 
     store = OutputStore(root)
-    if not store.is_local:
-        return product["rows"]["buffer_meta"] == expected["messages"]
 
-    def count(sql: str, table: str) -> int:
-        files = f"{store.root}/{table}/**/*.parquet"
-        if not store.list(table, ".parquet"):
-            return 0
-        return duckdb.connect().execute(sql.format(t=f"read_parquet('{files}')")).fetchall()[0][0]
+    def rows(table: str) -> int:
+        return checks.row_count(store, store.list(table, ".parquet"))
 
     n = expected["messages"]
-    checks = [
-        count("SELECT count(*) FROM {t}", "buffer_meta") == n,
-        count("SELECT count(DISTINCT msg_id) FROM {t}", "buffer_meta") == n,
-        count("SELECT count(*) FROM {t}", "raw_messages") == n,
-        count("SELECT count(*) FROM {t}", "log_meta") == n,
-        count("SELECT count(*) FROM {t}", "quarantine") == 0,
-        count("SELECT count(*) FROM {t}", "lib_server_game") == expected["attacks"],
-        count("SELECT count(*) FROM {t}", "lib_server_lobby") == expected["participants"],
-    ]
-    return all(checks)
+    return all(
+        [
+            rows("buffer_meta") == n,
+            checks.duplicate_msg_ids(store, "buffer_meta") == 0,
+            rows("raw_messages") == n,
+            rows("log_meta") == n,
+            rows("quarantine") == 0,
+            rows("lib_server_game") == expected["attacks"],
+            rows("lib_server_lobby") == expected["participants"],
+        ]
+    )
 
 
 def redis_client(db: int | None = None):
-    import redis
+    """The offset state's Redis from the environment (REDIS_*), in database db if given."""
+    from superhero_assets.core.connections import redis_from_env
 
-    return redis.Redis(
-        host=os.getenv("REDIS_HOST", "localhost"),
-        port=int(os.getenv("REDIS_PORT", "6379")),
-        db=int(os.getenv("REDIS_DB", "0")) if db is None else db,
-        password=os.getenv("REDIS_PASSWORD") or None,
-    )
+    return redis_from_env(None if db is None else {**os.environ, "REDIS_DB": str(db)})
+
+
+def _kafka_config(bootstrap: str) -> dict[str, Any]:
+    """The environment's Kafka client settings (security, SASL), at the bench's broker."""
+    from superhero_assets.core.connections import kafka_config_from_env
+
+    return {**kafka_config_from_env(), "bootstrap.servers": bootstrap}
 
 
 def _delete_keys(client, topics: list[str]) -> None:
