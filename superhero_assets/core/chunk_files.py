@@ -6,7 +6,6 @@ import gc
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,7 +31,12 @@ class ChunkFiles:
             return
         if name not in self._open:
             buf = io.BytesIO()
-            self._open[name] = (buf, pq.ParquetWriter(buf, table.schema, **_writer_options(table)))
+            self._open[name] = (
+                buf,
+                pq.ParquetWriter(
+                    buf, table.schema, **parquet_options(table.schema, row_group_size=None)
+                ),
+            )
         self._open[name][1].write_table(table)
         self._rows[name] = self._rows.get(name, 0) + table.num_rows
 
@@ -58,12 +62,6 @@ class ChunkFiles:
             self.store.write_bytes(path, data)
             written[name] = (self._rows[name], len(data))
         return written
-
-
-def _writer_options(table: pa.Table) -> dict[str, Any]:
-    options = parquet_options(table.schema)
-    del options["row_group_size"]  # one row group per batch added
-    return options
 
 
 @contextmanager

@@ -43,6 +43,8 @@ def fence_key(topic: str) -> str:
 TS_MS = pa.timestamp("ms")
 # Parquet has no seconds unit: pyarrow writes timestamp[s] as timestamp[ms] of whole seconds.
 TS_S = pa.timestamp("s")
+# Limits of the narrow columns: a value past one is NULL in its column and quarantined.
+INT16_MAX, UINT8_MAX, UINT16_MAX = 32767, 255, 65535
 
 RAW_MESSAGES = pa.schema(
     [

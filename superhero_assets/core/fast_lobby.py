@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from superhero_assets.core import contract
 from superhero_assets.core.leaves import uint
 from superhero_assets.core.rules import HERO_FIELDS, path_list
 
@@ -62,7 +63,9 @@ def participants(
     hero_id, attack, health = uint(rows["id"]), uint(rows["attack"]), uint(rows["health"])
     ok = pc.fill_null(
         pc.and_kleene(
-            pc.and_kleene(rows["plain"], pc.less_equal(hero_id, pa.scalar(65535, pa.uint64()))),
+            pc.and_kleene(
+                rows["plain"], pc.less_equal(hero_id, pa.scalar(contract.UINT16_MAX, pa.uint64()))
+            ),
             pc.and_kleene(pc.is_valid(attack), pc.is_valid(health)),
         ),
         False,

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import fast_lobby
+from superhero_assets.core import contract, fast_lobby
 from superhero_assets.core.leaves import (
     all_of,
     plain,
@@ -119,8 +119,8 @@ def _columns(
     size = pc.binary_length(rows["value"])
     clean = all_of(
         parsed["object"],
-        pc.less_equal(size, 32767),
-        pc.less_equal(rows["partition"], 255),
+        pc.less_equal(size, contract.INT16_MAX),
+        pc.less_equal(rows["partition"], contract.UINT8_MAX),
         pc.greater_equal(rows["partition"], 0),
         *(plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
         pc.is_valid(ts_local),

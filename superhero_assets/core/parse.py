@@ -36,9 +36,6 @@ from superhero_assets.core.rules import (
     path_list,
 )
 
-_INT16_MAX = 32767
-_UINT8_MAX = 255
-
 
 def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
     """A connection for parse_batch; reuse it across batches (one per thread)."""
@@ -70,10 +67,9 @@ def parse_batch(
         [("partition", "ascending"), ("offset", "ascending"), ("p_index", "ascending")]
     )
     ok = pc.equal(msg["error"], "")
-    everything_loaded = pc.all(ok).as_py() is not False
     out = {
         "buffer_meta": _columns(msg, BUFFER_META_COLUMNS),
-        "log_meta": _columns(msg, LOG_META_COLUMNS, None if everything_loaded else ok),
+        "log_meta": _columns(msg, LOG_META_COLUMNS, ok),
         "lib_server_lobby": lobby.select(contract.LIB_SERVER_LOBBY.names),
         "lib_server_game": _columns(
             msg, GAME_COLUMNS, pc.and_(ok, pc.equal(msg["log_message"], "Attack Completed"))
@@ -102,7 +98,10 @@ def _judge(raw: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection):
 def _columns(msg: pa.Table, columns: dict[str, str], rows: pa.ChunkedArray | None = None):
     """The output's columns (keys) from the msg columns (values), only the rows selected."""
     table = pa.Table.from_arrays([msg[c] for c in columns.values()], names=list(columns))
-    return table if rows is None else table.filter(rows)
+    # Filtering copies every column: skip it when every row is selected (the usual batch).
+    # (NULL selects nothing, as in filter(), hence skip_nulls=False.)
+    everything = rows is None or pc.all(rows, skip_nulls=False).as_py() is True
+    return table if everything else table.filter(rows)
 
 
 def _in_offset_order(raw: pa.Table) -> pa.Table:
@@ -226,11 +225,11 @@ participant_errors AS (
 ), checked AS (
     SELECT *,
         concat_ws('; ',
-            CASE WHEN value_size > {_INT16_MAX}
+            CASE WHEN value_size > {contract.INT16_MAX}
                  THEN 'value is ' || value_size || ' bytes, past int16 serialized_value_size' END,
-            CASE WHEN key_size > {_INT16_MAX}
+            CASE WHEN key_size > {contract.INT16_MAX}
                  THEN 'key is ' || key_size || ' bytes, past int16 serialized_key_size' END,
-            CASE WHEN "partition" > {_UINT8_MAX}
+            CASE WHEN "partition" > {contract.UINT8_MAX}
                  THEN 'partition ' || "partition" || ' is past uint8' END,
             CASE WHEN key IS NOT NULL AND key_text IS NULL THEN 'key is not valid UTF-8' END,
             CASE WHEN list_bool_or(list_transform(headers, lambda h: h.value IS NOT NULL
@@ -249,10 +248,12 @@ SELECT $etl_id AS etl_id,
     headers_text,
     key_text,
     "offset"::UBIGINT AS bm_offset,
-    CASE WHEN "partition" BETWEEN 0 AND 255 THEN "partition" END::UTINYINT AS bm_partition,
-    CASE WHEN key IS NULL THEN -1 WHEN key_size <= 32767 THEN key_size END::SMALLINT
+    CASE WHEN "partition" BETWEEN 0 AND {contract.UINT8_MAX} THEN "partition" END::UTINYINT
+        AS bm_partition,
+    CASE WHEN key IS NULL THEN -1 WHEN key_size <= {contract.INT16_MAX} THEN key_size END::SMALLINT
         AS serialized_key_size,
-    CASE WHEN value IS NULL THEN -1 WHEN value_size <= 32767 THEN value_size END::SMALLINT
+    CASE WHEN value IS NULL THEN -1 WHEN value_size <= {contract.INT16_MAX} THEN value_size
+        END::SMALLINT
         AS serialized_value_size,
     "timestamp"::TIMESTAMP_MS AS bm_timestamp,
     timestamp_type::UTINYINT AS timestamp_type,

@@ -10,13 +10,15 @@ test the JSON type of those leaves (`json_type` of a few bytes), never the whole
 
 from __future__ import annotations
 
+from superhero_assets.core import contract
+
 KNOWN_TASK_MESSAGES = (
     "Starting Match",
     "Game Timed Out",
     "Attack Completed",
     "Attacked Dead Enemy",
 )
-_INT_TYPES = {"uint16": 65535, "uint64": None}
+_INT_TYPES = {"uint16": contract.UINT16_MAX, "uint64": None}
 
 # Leaves of the value (column prefix f_) and of the task (column prefix k_), in the order
 # of the JSON path lists below: column name -> JSON path.
