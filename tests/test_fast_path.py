@@ -1,7 +1,8 @@
 """The fast path gives exactly what the full rules give, on good and on broken messages.
 
 Pure Arrow in, Arrow out (no services): every table parse_batch returns with the fast path
-must equal, row for row, the tables of the full rules alone (fast=False).
+must equal, row for row, the tables of the full rules alone (fast=False). Every test runs
+twice: with the native module judging the messages, and with DuckDB judging them.
 """
 
 import json
@@ -9,7 +10,7 @@ import random
 
 import pytest
 
-from superhero_assets.core import fast_path
+from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect, parse_batch
 from tests import wire
@@ -68,6 +69,15 @@ TASK_PATHS = [
     ("STATUS", "DETAILS", "ENEMY_HEALTH_POST"),
 ]
 DROP = object()
+
+
+@pytest.fixture(autouse=True, params=["native", "duckdb"])
+def judged_by(request, monkeypatch):
+    """Which way the fast path judges messages: the native module, or DuckDB and Arrow."""
+    if request.param == "native" and not native.available():
+        pytest.skip(f"the native module is not built: {native.INSTALL_HINT}")
+    monkeypatch.setenv("SUPERHERO_NATIVE", "1" if request.param == "native" else "0")
+    return request.param
 
 
 def good_messages() -> list[bytes]:

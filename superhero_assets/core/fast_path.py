@@ -1,11 +1,13 @@
 """The common case parsed lean: messages that break no rule, told apart in one cheap pass.
 
-`parse.parse_batch` runs every message through here first. DuckDB parses each value, and
-its task, once (the JSON leaves the rules look at); Arrow kernels then decide, with a few
-plain conditions, whether the message is *clean*: it breaks none of the rules in
-`rules.py`. Clean messages get their output columns here (a clean 'Starting Match' its
-lobby rows too, in `fast_lobby.py`); every other message (bad input, a key or headers)
+`parse.parse_batch` runs every message through here first. Each value, and its task, is
+parsed once, and a few plain conditions decide whether the message is *clean*: it breaks
+none of the rules in `rules.py`. Clean messages get their output columns here (a clean
+'Starting Match' its lobby rows too); every other message (bad input, a key or headers)
 goes through the full rules in `parse.py`, which name the reason.
+
+The judging is done by the native module (`native.py`) when it is built, else by DuckDB
+(the JSON leaves) and Arrow kernels (the conditions) below, with `fast_lobby.py`.
 
 A clean verdict is deliberately conservative: each condition implies the rule it stands
 for passes (a string without escapes, a number of at most 19 digits, a timestamp of the
@@ -20,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import contract, fast_lobby
+from superhero_assets.core import contract, fast_lobby, native
 from superhero_assets.core.leaves import (
     all_of,
     plain,
@@ -89,24 +91,25 @@ def split(
     rows = raw if every_plain else raw.filter(plain)
     if rows.num_rows == 0:
         return None, None, raw
-    con.register("fast_in", pa.table({"s": values if every_plain else values.filter(plain)}))
+    values = values if every_plain else values.filter(plain)
+    judged = native.judge(values) if native.available() else _judge(values, con)
+    msg, clean, participants = _columns(rows, judged, etl_id)
+    lobby = _lobby(msg, participants)
+    if every_plain and clean.all():
+        return msg, lobby, raw.slice(0, 0)
+    # Judging keeps the input's row order, so judged rows line up with `rows`.
+    judged_later = np.ones(raw.num_rows, dtype=bool)
+    judged_later[np.flatnonzero(plain.to_numpy(zero_copy_only=False))[clean]] = False
+    return msg.filter(clean), lobby, raw.filter(judged_later)
+
+
+def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Judged:
+    """What `native.judge` gives, from DuckDB's JSON leaves and Arrow kernels."""
+    con.register("fast_in", pa.table({"s": values}))
     try:
         parsed = con.sql(_LEAVES_SQL).to_arrow_table()
     finally:
         con.unregister("fast_in")
-    msg, clean, participants = _columns(rows, parsed, etl_id, con)
-    lobby = _lobby(msg, participants)
-    if every_plain and clean.all():
-        return msg, lobby, raw.slice(0, 0)
-    # DuckDB keeps the input's row order, so parsed rows line up with `rows`.
-    judged = np.ones(raw.num_rows, dtype=bool)
-    judged[np.flatnonzero(plain.to_numpy(zero_copy_only=False))[clean]] = False
-    return msg.filter(clean), lobby, raw.filter(judged)
-
-
-def _columns(
-    rows: pa.Table, parsed: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table, np.ndarray, pa.Table]:
     f = {n: parsed[f"f_{n}"] for n in VALUE_FIELDS if n != "task"}
     k = {n: parsed[f"k_{n}"] for n in TASK_FIELDS}
     message = text(f["log_message"])
@@ -116,12 +119,8 @@ def _columns(
     ts_local = timestamp(text(f["timestamp"]), _LOCAL_TS, 26, "us")
     ts_task = timestamp(text(k["ts"]), _UTC_TS, 19, "s")
     numbers = {n: uint(k[n]) for n in _UINT_FIELDS}
-    size = pc.binary_length(rows["value"])
     clean = all_of(
         parsed["object"],
-        pc.less_equal(size, contract.INT16_MAX),
-        pc.less_equal(rows["partition"], contract.UINT8_MAX),
-        pc.greater_equal(rows["partition"], 0),
         *(plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
         pc.is_valid(ts_local),
         parsed["has_task"],
@@ -144,8 +143,36 @@ def _columns(
             "k_heroes": k["heroes"].take(candidates),
         }
     )
-    good_match, participants = fast_lobby.participants(con, starts, rows.num_rows)
+    good_match, participants = fast_lobby.participants(con, starts, parsed.num_rows)
     clean = all_of(clean, unless(start, pa.array(good_match)))
+    columns = {
+        "level": text(f["level"]),
+        "name": text(f["name"]),
+        "log_message": message,
+        "ts_local": ts_local,
+        "ts_task": ts_task,
+        **{c: text(k[c]) for c in _STRING_FIELDS},
+        **{c: pc.if_else(attack, v, None) for c, v in numbers.items()},
+    }
+    return native.Judged(clean.to_numpy(zero_copy_only=False), columns, participants)
+
+
+def _columns(
+    rows: pa.Table, judged: native.Judged, etl_id: str
+) -> tuple[pa.Table, np.ndarray, pa.Table]:
+    """(the msg rows, which are clean, the clean matches' participants)."""
+    size = pc.binary_length(rows["value"])
+    in_range = all_of(
+        pc.less_equal(size, contract.INT16_MAX),
+        pc.less_equal(rows["partition"], contract.UINT8_MAX),
+        pc.greater_equal(rows["partition"], 0),
+    )
+    clean = judged.clean & in_range.to_numpy(zero_copy_only=False)
+    participants = judged.participants
+    if participants.num_rows and not clean.all():
+        participants = participants.filter(clean[participants["i"].to_numpy()])
+    clean_mask = pa.array(clean)
+    c = judged.columns
     n = rows.num_rows
     msg = pa.table(
         {
@@ -168,22 +195,22 @@ def _columns(
             ),
             "key_text": pa.nulls(n, pa.string()),
             "bm_offset": rows["offset"].cast(pa.uint64()),
-            "bm_partition": pc.if_else(clean, rows["partition"], None).cast(pa.uint8()),
+            "bm_partition": pc.if_else(clean_mask, rows["partition"], None).cast(pa.uint8()),
             "serialized_key_size": pa.repeat(pa.scalar(-1, pa.int16()), n),
-            "serialized_value_size": pc.if_else(clean, size, None).cast(pa.int16()),
+            "serialized_value_size": pc.if_else(clean_mask, size, None).cast(pa.int16()),
             "bm_timestamp": rows["timestamp"],
             "timestamp_type": rows["timestamp_type"].cast(pa.uint8()),
             "_is_protocol": pa.repeat(pa.scalar(False), n),
-            "level": text(f["level"]),
-            "ts_local": round_to_ms(ts_local),
-            "name": text(f["name"]),
-            "log_message": message,
-            "ts_task": ts_task,
-            **{c: text(k[c]) for c in _STRING_FIELDS},
-            **{c: pc.if_else(attack, v, None) for c, v in numbers.items()},
+            "level": c["level"],
+            "ts_local": round_to_ms(c["ts_local"]),
+            "name": c["name"],
+            "log_message": c["log_message"],
+            "ts_task": c["ts_task"],
+            **{name: c[name] for name in _STRING_FIELDS},
+            **{name: c[name] for name in _UINT_FIELDS},
         }
     )
-    return msg, clean.to_numpy(zero_copy_only=False), participants
+    return msg, clean, participants
 
 
 def _lobby(msg: pa.Table, participants: pa.Table) -> pa.Table:

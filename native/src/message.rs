@@ -1,0 +1,232 @@
+//! One message judged and split: clean (it breaks none of the loader's rules, read
+//! conservatively) with its columns, or left for the full SQL rules.
+
+use crate::columns::{Fixed, Text};
+use crate::json::{document, fields, Kind, Leaf, Reader};
+use crate::time::{local_micros, utc_seconds};
+
+const KNOWN: [&[u8]; 4] = [
+    b"Starting Match",
+    b"Game Timed Out",
+    b"Attack Completed",
+    b"Attacked Dead Enemy",
+];
+const START: &[u8] = b"Starting Match";
+const ATTACK: &[u8] = b"Attack Completed";
+const UINT16_MAX: u64 = 65_535;
+
+/// The output of a batch: one row per message (NULLs where not clean), one per participant.
+pub struct Batch {
+    pub clean: Vec<u8>,
+    pub level: Text,
+    pub name: Text,
+    pub log_message: Text,
+    pub ts_local_us: Fixed<i64>,
+    pub ts_task_s: Fixed<i64>,
+    /// game_token, user_token, action, enemy_token
+    pub tokens: [Text; 4],
+    /// enemy_damage, enemy_health_prior, enemy_health_post (attacks only)
+    pub numbers: [Fixed<u64>; 3],
+    pub participants: Participants,
+    inner: Vec<u8>,
+}
+
+/// Lobby rows of the clean matches: the message's row, the participant's place (from 1),
+/// its token and its hero's id, attack and health.
+pub struct Participants {
+    pub row: Vec<i64>,
+    pub p_index: Vec<i64>,
+    pub user_token: Text,
+    pub hero: [Vec<u64>; 3],
+}
+
+/// What a clean message's task gives.
+#[derive(Default)]
+struct Task<'t> {
+    ts: i64,
+    tokens: [Option<&'t [u8]>; 4],
+    numbers: Option<[u64; 3]>,
+    /// (token, id, attack, health)
+    participants: Vec<(&'t [u8], [u64; 3])>,
+}
+
+impl Batch {
+    pub fn with_capacity(rows: usize) -> Self {
+        let text = |bytes| Text::with_capacity(rows, rows * bytes);
+        Batch {
+            clean: Vec::with_capacity(rows),
+            level: text(8),
+            name: text(24),
+            log_message: text(20),
+            ts_local_us: Fixed::with_capacity(rows),
+            ts_task_s: Fixed::with_capacity(rows),
+            tokens: [text(36), text(36), text(8), text(36)],
+            numbers: [(); 3].map(|_| Fixed::with_capacity(rows)),
+            participants: Participants {
+                row: Vec::new(),
+                p_index: Vec::new(),
+                user_token: Text::with_capacity(rows / 8, rows * 4),
+                hero: [Vec::new(), Vec::new(), Vec::new()],
+            },
+            inner: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Judges the message at `row` and adds its row.
+    pub fn push(&mut self, row: usize, doc: &[u8]) {
+        let mut inner = std::mem::take(&mut self.inner);
+        let clean = self.push_clean(row, doc, &mut inner);
+        self.inner = inner;
+        if !clean {
+            self.push_unclean();
+        }
+    }
+
+    fn push_clean(&mut self, row: usize, doc: &[u8], inner: &mut Vec<u8>) -> bool {
+        let [level, ts, name, message, task] = match document(
+            doc,
+            [b"level", b"timestamp", b"name", b"log_message", b"task"],
+        ) {
+            Some(found) => found,
+            None => return false,
+        };
+        let (Some(level), Some(ts), Some(name), Some(message)) = (
+            Leaf::plain(level, doc),
+            Leaf::plain(ts, doc),
+            Leaf::plain(name, doc),
+            Leaf::plain(message, doc),
+        ) else {
+            return false;
+        };
+        let Some(ts_local) = local_micros(ts) else {
+            return false;
+        };
+        let Some(task) = task.filter(|t| t.kind != Kind::Null) else {
+            return false;
+        };
+        let parsed = if KNOWN.contains(&message) {
+            let Kind::Str { .. } = task.kind else {
+                return false;
+            };
+            crate::json::unescape(task.bytes(doc), inner);
+            match read_task(inner, message) {
+                Some(t) => Some(t),
+                None => return false,
+            }
+        } else {
+            None
+        };
+        self.clean.push(1);
+        self.level.push(Some(level));
+        self.name.push(Some(name));
+        self.log_message.push(Some(message));
+        self.ts_local_us.push(Some(ts_local));
+        self.ts_task_s.push(parsed.as_ref().map(|t| t.ts));
+        let task = parsed.unwrap_or_default();
+        for (column, value) in self.tokens.iter_mut().zip(task.tokens) {
+            column.push(value);
+        }
+        for (k, column) in self.numbers.iter_mut().enumerate() {
+            column.push(task.numbers.map(|n| n[k]));
+        }
+        let p = &mut self.participants;
+        for (index, (token, hero)) in task.participants.iter().enumerate() {
+            p.row.push(row as i64);
+            p.p_index.push(index as i64 + 1);
+            p.user_token.push(Some(token));
+            for (column, value) in p.hero.iter_mut().zip(hero) {
+                column.push(*value);
+            }
+        }
+        true
+    }
+
+    fn push_unclean(&mut self) {
+        self.clean.push(0);
+        for column in [&mut self.level, &mut self.name, &mut self.log_message] {
+            column.push(None);
+        }
+        self.ts_local_us.push(None);
+        self.ts_task_s.push(None);
+        self.tokens.iter_mut().for_each(|c| c.push(None));
+        self.numbers.iter_mut().for_each(|c| c.push(None));
+    }
+}
+
+/// A known message's task (its JSON text, unescaped), or None if it is not clean.
+fn read_task<'t>(inner: &'t [u8], message: &[u8]) -> Option<Task<'t>> {
+    let [ts, payload, status] = document(inner, [b"TIMESTAMP", b"PAYLOAD", b"STATUS"])?;
+    let ts = utc_seconds(Leaf::plain(ts, inner)?)?;
+    let [game, user, parts, heroes] = fields(
+        inner,
+        payload,
+        [
+            b"GAME_TOKEN",
+            b"USER_TOKEN",
+            b"PARTICIPANTS",
+            b"PARTICIPANTS_HEROS",
+        ],
+    )?;
+    let [action, details] = fields(inner, status, [b"ACTION", b"DETAILS"])?;
+    let [enemy, damage, prior, post] = fields(
+        inner,
+        details,
+        [
+            b"ENEMY_TOKEN",
+            b"ENEMY_DAMAGE",
+            b"ENEMY_HEALTH_PRIOR",
+            b"ENEMY_HEALTH_POST",
+        ],
+    )?;
+    let tokens = [game, user, action, enemy].map(|leaf| Leaf::plain(leaf, inner));
+    let mut task = Task {
+        ts,
+        tokens,
+        ..Task::default()
+    };
+    if message == ATTACK {
+        if tokens.iter().any(Option::is_none) {
+            return None;
+        }
+        task.numbers = Some([
+            uint(damage, inner)?,
+            uint(prior, inner)?,
+            uint(post, inner)?,
+        ]);
+    } else if message == START {
+        tokens[0]?;
+        task.participants = participants(inner, parts?, heroes?)?;
+    }
+    Some(task)
+}
+
+fn uint(leaf: Option<Leaf>, doc: &[u8]) -> Option<u64> {
+    let leaf = leaf.filter(|l| l.kind == Kind::UInt)?;
+    std::str::from_utf8(leaf.bytes(doc)).ok()?.parse().ok()
+}
+
+/// Every participant with its hero, or None unless all are clean (and there is one).
+fn participants(inner: &[u8], parts: Leaf, heroes: Leaf) -> Option<Vec<(&[u8], [u64; 3])>> {
+    if parts.kind != Kind::Arr || heroes.kind != Kind::Obj {
+        return None;
+    }
+    let mut map: Vec<(&[u8], Leaf)> = Vec::with_capacity(4);
+    Reader::new(inner, heroes.start).object(0, |key, hero| {
+        let key = Leaf::plain(Some(key), inner)?;
+        // A repeated hero: which one a map lookup finds is DuckDB's to say.
+        (!map.iter().any(|(k, _)| *k == key)).then(|| map.push((key, hero)))
+    })?;
+    let mut out: Vec<(&[u8], [u64; 3])> = Vec::with_capacity(map.len());
+    Reader::new(inner, parts.start).array(0, |part| {
+        let token = Leaf::plain(Some(part), inner)?;
+        if out.iter().any(|(t, _)| *t == token) {
+            return None;
+        }
+        let hero = map.iter().find(|(k, _)| *k == token).map(|(_, h)| *h);
+        let [id, attack, health] = fields(inner, hero, [b"id", b"attack", b"health"])?;
+        let id = uint(id, inner).filter(|id| *id <= UINT16_MAX)?;
+        out.push((token, [id, uint(attack, inner)?, uint(health, inner)?]));
+        Some(())
+    })?;
+    (!out.is_empty()).then_some(out)
+}

@@ -1,0 +1,114 @@
+"""The native module judges as the DuckDB path does, only more cautiously, and its CRC-32 is
+zlib's. Pure Arrow in and out, no services.
+
+A message the native module calls clean must be clean for DuckDB too, with the very same
+columns and lobby rows; the reverse need not hold (it leaves unusual messages to the full
+rules). tests/test_fast_path.py then checks both against the full rules themselves.
+"""
+
+import os
+import random
+import zlib
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from superhero_assets.core import fast_path, native
+from superhero_assets.core.checksum import crc32_hex
+from superhero_assets.core.parse import connect
+from tests import wire
+from tests.test_fast_path import good_messages, mutate
+
+pytestmark = pytest.mark.skipif(
+    not native.available(), reason=f"the native module is not built: {native.INSTALL_HINT}"
+)
+
+
+def test_ci_builds_the_native_module():
+    # Skipped above when it is missing; in CI that must not happen silently.
+    assert native.available() or not os.environ.get("CI")
+
+
+_ATTACK_ONLY = (
+    "user_token",
+    "action",
+    "enemy_token",
+    "enemy_damage",
+    "enemy_health_prior",
+    "enemy_health_post",
+)
+
+
+def both(values: list[bytes]) -> tuple[native.Judged, native.Judged]:
+    strings = pa.array(values, pa.binary()).cast(pa.string())
+    return native.judge(strings), fast_path._judge(pa.chunked_array([strings]), connect(1))
+
+
+def assert_native_agrees(values: list[bytes]) -> float:
+    """Checks the property on these values; the share the native module calls clean."""
+    ours, duck = both(values)
+    assert not (ours.clean & ~duck.clean).any(), "native calls clean what DuckDB does not"
+    message = np.array(ours.columns["log_message"].to_pylist(), dtype=object)
+    # The task's columns reach the output only for attacks (lib_server_game) and, for the
+    # game token, matches (lib_server_lobby); for other messages they are never read.
+    reaches = {
+        **{name: message == "Attack Completed" for name in _ATTACK_ONLY},
+        "game_token": np.isin(message, ["Attack Completed", "Starting Match"]),
+    }
+    for name, column in ours.columns.items():
+        rows = pa.array(ours.clean & reaches.get(name, True))
+        got, want = column.filter(rows), duck.columns[name].filter(rows)
+        if isinstance(want, pa.ChunkedArray):
+            want = want.combine_chunks()
+        assert got.equals(want.cast(got.type)), name
+    keep = pa.array(ours.clean[duck.participants["i"].to_numpy()])
+    want = duck.participants.filter(keep)
+    assert ours.participants.cast(want.schema).equals(want)
+    return ours.clean.mean()
+
+
+def test_good_messages_are_all_clean():
+    assert assert_native_agrees(good_messages() * 5) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mutated_messages(seed):
+    rng = random.Random(seed)
+    goods = good_messages()
+    values = [mutate(rng.choice(goods), rng) for _ in range(500)] + goods
+    assert assert_native_agrees(values) > 0.3
+
+
+def test_hand_made_edge_cases():
+    attack = wire.attack("g", "a", "b", 1, 2, 1)
+    cases = [
+        attack,
+        attack + b" \n",  # trailing whitespace: still one document
+        b" " + attack,  # leading whitespace: not an object at its first byte
+        attack + b"x",
+        attack.replace(b'"level"', b'"lev\\u0065l"'),  # an escaped key
+        attack.replace(b'"level": "INFO", ', b'"level": "INFO", "level": "INFO", '),
+        attack.replace(b'"INFO"', b'"IN\\u00c9"'),
+        attack.replace(b'ENEMY_DAMAGE\\": 1', b'ENEMY_DAMAGE\\": 1e0'),
+        attack.replace(b'ENEMY_DAMAGE\\": 1', b'ENEMY_DAMAGE\\": -1'),
+        attack.replace(b'ENEMY_DAMAGE\\": 1', b'ENEMY_DAMAGE\\": 01'),
+        b"[" * 40 + b"]" * 40,
+        b'{"level": "INFO", "task": ' + b"[" * 40 + b"]" * 40 + b"}",
+        b"",
+        b"{}",
+        b'{"a": "\x01"}',
+    ]
+    ours, duck = both(cases)
+    assert ours.clean.tolist()[:2] == [True, True]
+    assert not ours.clean[2:].any()
+    assert_native_agrees(cases)
+
+
+def test_crc32_is_zlibs_on_slices_and_nulls():
+    rng = np.random.default_rng(7)
+    blobs = [rng.bytes(int(n)) for n in rng.integers(0, 3000, size=300)]
+    values = pa.array([*blobs, None, b""], pa.binary())
+    want = [None if v is None else f"{zlib.crc32(v):08x}" for v in values.to_pylist()]
+    assert crc32_hex(values).to_pylist() == want
+    assert crc32_hex(values.slice(5)).to_pylist() == want[5:]
