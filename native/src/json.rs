@@ -96,7 +96,7 @@ impl<'a> Reader<'a> {
         let kind = match self.peek()? {
             b'"' => return self.string(),
             b'{' => {
-                self.object(depth, |_, _| Some(()))?;
+                self.object(depth, |reader, _| reader.value(depth + 1).map(drop))?;
                 Kind::Obj
             }
             b'[' => {
@@ -168,12 +168,7 @@ impl<'a> Reader<'a> {
         let start = self.at;
         let mut escaped = false;
         loop {
-            // A tight loop over ordinary bytes: JSON strings here are short (tokens, keys),
-            // where a table lookup per byte beats starting a SIMD search per string.
-            let run = self.doc[self.at..]
-                .iter()
-                .position(|&b| SPECIAL[b as usize])?;
-            self.at += run;
+            self.at += special_at(&self.doc[self.at..])?;
             match self.doc[self.at] {
                 b'"' => {
                     self.at += 1;
@@ -195,11 +190,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads an object, calling `field(key, value)` for each member; None if invalid.
+    /// Reads an object; `member(reader, key)` reads each member's value. None if invalid.
     pub fn object(
         &mut self,
         depth: u32,
-        mut field: impl FnMut(Leaf, Leaf) -> Option<()>,
+        mut member: impl FnMut(&mut Self, Leaf) -> Option<()>,
     ) -> Option<()> {
         if depth >= MAX_DEPTH || self.peek()? != b'{' {
             return None;
@@ -221,8 +216,7 @@ impl<'a> Reader<'a> {
             }
             self.at += 1;
             self.skip_space();
-            let value = self.value(depth + 1)?;
-            field(key, value)?;
+            member(self, key)?;
             self.skip_space();
             match self.peek()? {
                 b',' => {
@@ -266,68 +260,205 @@ impl<'a> Reader<'a> {
             }
         }
     }
-}
 
-/// The members `keys` of the object `leaf` in `doc` (already validated), in that order.
-///
-/// All absent if `leaf` is absent or not an object, as a JSON path would give. None (refuse
-/// the message) if a key asked for appears twice or any key is escaped: which one a path
-/// reads is DuckDB's to say.
-pub fn fields<const K: usize>(
-    doc: &[u8],
-    leaf: Option<Leaf>,
-    keys: [&[u8]; K],
-) -> Option<[Option<Leaf>; K]> {
-    match leaf {
-        Some(
-            leaf @ Leaf {
-                kind: Kind::Obj, ..
-            },
-        ) => members(&mut Reader::new(doc, leaf.start), keys),
-        _ => Some([None; K]),
+    /// Reads a value; if it is an object, puts the members `shape` names in their slots,
+    /// looking into nested objects as the shape says, all in this one pass.
+    ///
+    /// A member's slots stay empty where the value is not an object, as a JSON path gives.
+    /// None (refuse the message) if the document is invalid, or a member the shape names
+    /// appears twice, or a key is escaped: which one a path reads is DuckDB's to say.
+    pub fn shaped(
+        &mut self,
+        depth: u32,
+        shape: &[Field],
+        slots: &mut [Option<Leaf>],
+    ) -> Option<Leaf> {
+        if shape.is_empty() || self.peek()? != b'{' {
+            return self.value(depth);
+        }
+        let start = self.at;
+        self.object(depth, |reader, key| {
+            let key = Leaf::plain(Some(key), reader.doc)?;
+            match shape.iter().find(|field| field.key == key) {
+                None => reader.value(depth + 1).map(drop),
+                Some(field) if slots[field.slot].is_some() => None,
+                Some(field) => {
+                    slots[field.slot] = Some(reader.shaped(depth + 1, field.inner, slots)?);
+                    Some(())
+                }
+            }
+        })?;
+        Some(Leaf {
+            kind: Kind::Obj,
+            start,
+            end: self.at,
+        })
     }
 }
 
-/// The members `keys` of a whole document that must be one object and nothing after it.
-pub fn document<const K: usize>(doc: &[u8], keys: [&[u8]; K]) -> Option<[Option<Leaf>; K]> {
-    let mut reader = Reader::new(doc, 0);
-    let found = members(&mut reader, keys)?;
-    reader.at_end().then_some(found)
+/// A member to look for: its key, the slot its value goes to, and what to look for in it.
+pub struct Field {
+    pub key: &'static [u8],
+    pub slot: usize,
+    pub inner: &'static [Field],
 }
 
-fn members<const K: usize>(reader: &mut Reader, keys: [&[u8]; K]) -> Option<[Option<Leaf>; K]> {
-    let doc = reader.doc;
-    let mut found = [None; K];
-    reader.object(0, |key, value| {
-        if key.kind != (Kind::Str { escaped: false }) {
-            return None;
+/// The members `shape` names of a document that is one object and nothing after it.
+pub fn document(doc: &[u8], shape: &[Field], slots: &mut [Option<Leaf>]) -> Option<()> {
+    let mut reader = Reader::new(doc, 0);
+    if reader.peek()? != b'{' {
+        return None;
+    }
+    reader.shaped(0, shape, slots)?;
+    reader.at_end().then_some(())
+}
+
+/// The first quote, backslash or control character of `text`, 16 bytes at a time.
+fn special_at(text: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    #[cfg(target_arch = "x86_64")]
+    while at + 16 <= text.len() {
+        // Safety: SSE2 is part of x86_64; the load reads 16 bytes inside `text`.
+        let mask = unsafe {
+            use std::arch::x86_64::*;
+            let block = _mm_loadu_si128(text.as_ptr().add(at) as *const __m128i);
+            let quote = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8));
+            let low = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(block, low), low);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+        };
+        if mask != 0 {
+            return Some(at + mask.trailing_zeros() as usize);
         }
-        if let Some(k) = keys.iter().position(|k| *k == key.bytes(doc)) {
-            if found[k].replace(value).is_some() {
-                return None;
-            }
-        }
-        Some(())
-    })?;
-    Some(found)
+        at += 16;
+    }
+    text[at..]
+        .iter()
+        .position(|&b| SPECIAL[b as usize])
+        .map(|i| at + i)
 }
 
 /// A string's text with its (simple) escapes undone, into `out`.
+///
+/// 16 bytes at a time: each block is copied whole, then the copy is cut at its first
+/// backslash (a task has one every ten bytes or so, too often for a memcpy per run).
 pub fn unescape(text: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    let mut rest = text;
-    while let Some(at) = memchr::memchr(b'\\', rest) {
-        out.extend_from_slice(&rest[..at]);
-        out.push(match rest.get(at + 1) {
-            Some(b'b') => 0x08,
-            Some(b'f') => 0x0c,
-            Some(b'n') => b'\n',
-            Some(b'r') => b'\r',
-            Some(b't') => b'\t',
-            Some(&other) => other, // " \ /
-            None => return,
-        });
-        rest = &rest[(at + 2).min(rest.len())..];
+    out.reserve(text.len() + 16);
+    let (mut src, mut dst) = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    while src + 16 <= text.len() {
+        // Safety: SSE2 is part of x86_64; the load reads 16 bytes inside `text`; the store
+        // writes 16 bytes at dst <= src <= len - 16, inside the capacity reserved above.
+        let mask = unsafe {
+            use std::arch::x86_64::*;
+            let block = _mm_loadu_si128(text.as_ptr().add(src) as *const __m128i);
+            _mm_storeu_si128(out.as_mut_ptr().add(dst) as *mut __m128i, block);
+            _mm_movemask_epi8(_mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8)))
+        };
+        if mask == 0 {
+            src += 16;
+            dst += 16;
+            continue;
+        }
+        let run = mask.trailing_zeros() as usize;
+        src += run;
+        dst += run;
+        let Some(&escaped) = text.get(src + 1) else {
+            break;
+        };
+        // Safety: dst <= src < len, inside the capacity.
+        unsafe { *out.as_mut_ptr().add(dst) = unescaped(escaped) };
+        src += 2;
+        dst += 1;
     }
-    out.extend_from_slice(rest);
+    // Safety: every byte below dst was written above.
+    unsafe { out.set_len(dst) };
+    while src < text.len() {
+        if text[src] == b'\\' && src + 1 < text.len() {
+            out.push(unescaped(text[src + 1]));
+            src += 2;
+        } else {
+            out.push(text[src]);
+            src += 1;
+        }
+    }
+}
+
+fn unescaped(escape: u8) -> u8 {
+    match escape {
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        other => other, // " \ /
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slow_unescape(text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut bytes = text.iter();
+        while let Some(&b) = bytes.next() {
+            out.push(if b == b'\\' {
+                bytes.next().map_or(b, |&e| unescaped(e))
+            } else {
+                b
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn unescapes_simple_escapes() {
+        let mut out = Vec::new();
+        unescape(
+            br#"{\"A\": \"x\\y\/z\n\t\"} and a long tail without escapes"#,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            b"{\"A\": \"x\\y/z\n\t\"} and a long tail without escapes"
+        );
+    }
+
+    #[test]
+    fn finds_specials_past_the_first_block() {
+        let text = b"0123456789abcdef0123456789\"";
+        assert_eq!(special_at(text), Some(26));
+        assert_eq!(special_at(b"abc\x01"), Some(3));
+        assert_eq!(
+            special_at("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}x".as_bytes()),
+            None
+        );
+    }
+
+    #[test]
+    fn shapes_read_nested_members_once_and_refuse_repeats() {
+        const INNER: &[Field] = &[Field {
+            key: b"b",
+            slot: 1,
+            inner: &[],
+        }];
+        const SHAPE: &[Field] = &[Field {
+            key: b"a",
+            slot: 0,
+            inner: INNER,
+        }];
+        let mut slots = [None; 2];
+        let doc = br#"{"a": {"b": "x", "c": [1, {"b": 2}]}, "d": null}"#;
+        assert!(document(doc, SHAPE, &mut slots).is_some());
+        assert_eq!(slots[1].unwrap().bytes(doc), b"x");
+        let mut slots = [None; 2];
+        assert!(document(br#"{"a": {"b": 1, "b": 2}}"#, SHAPE, &mut slots).is_none());
+        let mut slots = [None; 2];
+        assert!(document(br#"{"a": 5} x"#, SHAPE, &mut slots).is_none());
+        let mut slots = [None; 2];
+        assert!(document(br#"{"a": [1, 2,]}"#, SHAPE, &mut slots).is_none());
+    }
 }

@@ -2,7 +2,7 @@
 //! conservatively) with its columns, or left for the full SQL rules.
 
 use crate::columns::{Fixed, Text};
-use crate::json::{document, fields, Kind, Leaf, Reader};
+use crate::json::{document, Field, Kind, Leaf, Reader};
 use crate::time::{local_micros, utc_seconds};
 
 const KNOWN: [&[u8]; 4] = [
@@ -14,6 +14,55 @@ const KNOWN: [&[u8]; 4] = [
 const START: &[u8] = b"Starting Match";
 const ATTACK: &[u8] = b"Attack Completed";
 const UINT16_MAX: u64 = 65_535;
+
+const fn leaf(key: &'static [u8], slot: usize) -> Field {
+    Field {
+        key,
+        slot,
+        inner: &[],
+    }
+}
+
+/// The value's members the rules read.
+const VALUE: &[Field] = &[
+    leaf(b"level", 0),
+    leaf(b"timestamp", 1),
+    leaf(b"name", 2),
+    leaf(b"log_message", 3),
+    leaf(b"task", 4),
+];
+/// The task's members the rules read (slots 0..=12).
+const TASK: &[Field] = &[
+    leaf(b"TIMESTAMP", 0),
+    Field {
+        key: b"PAYLOAD",
+        slot: 1,
+        inner: &[
+            leaf(b"GAME_TOKEN", 2),
+            leaf(b"USER_TOKEN", 3),
+            leaf(b"PARTICIPANTS", 4),
+            leaf(b"PARTICIPANTS_HEROS", 5),
+        ],
+    },
+    Field {
+        key: b"STATUS",
+        slot: 6,
+        inner: &[
+            leaf(b"ACTION", 7),
+            Field {
+                key: b"DETAILS",
+                slot: 8,
+                inner: &[
+                    leaf(b"ENEMY_TOKEN", 9),
+                    leaf(b"ENEMY_DAMAGE", 10),
+                    leaf(b"ENEMY_HEALTH_PRIOR", 11),
+                    leaf(b"ENEMY_HEALTH_POST", 12),
+                ],
+            },
+        ],
+    },
+];
+const HERO: &[Field] = &[leaf(b"id", 0), leaf(b"attack", 1), leaf(b"health", 2)];
 
 /// The output of a batch: one row per message (NULLs where not clean), one per participant.
 pub struct Batch {
@@ -83,13 +132,11 @@ impl Batch {
     }
 
     fn push_clean(&mut self, row: usize, doc: &[u8], inner: &mut Vec<u8>) -> bool {
-        let [level, ts, name, message, task] = match document(
-            doc,
-            [b"level", b"timestamp", b"name", b"log_message", b"task"],
-        ) {
-            Some(found) => found,
-            None => return false,
-        };
+        let mut slots = [None; 5];
+        if document(doc, VALUE, &mut slots).is_none() {
+            return false;
+        }
+        let [level, ts, name, message, task] = slots;
         let (Some(level), Some(ts), Some(name), Some(message)) = (
             Leaf::plain(level, doc),
             Leaf::plain(ts, doc),
@@ -155,29 +202,10 @@ impl Batch {
 
 /// A known message's task (its JSON text, unescaped), or None if it is not clean.
 fn read_task<'t>(inner: &'t [u8], message: &[u8]) -> Option<Task<'t>> {
-    let [ts, payload, status] = document(inner, [b"TIMESTAMP", b"PAYLOAD", b"STATUS"])?;
+    let mut slots = [None; 13];
+    document(inner, TASK, &mut slots)?;
+    let [ts, _, game, user, parts, heroes, _, action, _, enemy, damage, prior, post] = slots;
     let ts = utc_seconds(Leaf::plain(ts, inner)?)?;
-    let [game, user, parts, heroes] = fields(
-        inner,
-        payload,
-        [
-            b"GAME_TOKEN",
-            b"USER_TOKEN",
-            b"PARTICIPANTS",
-            b"PARTICIPANTS_HEROS",
-        ],
-    )?;
-    let [action, details] = fields(inner, status, [b"ACTION", b"DETAILS"])?;
-    let [enemy, damage, prior, post] = fields(
-        inner,
-        details,
-        [
-            b"ENEMY_TOKEN",
-            b"ENEMY_DAMAGE",
-            b"ENEMY_HEALTH_PRIOR",
-            b"ENEMY_HEALTH_POST",
-        ],
-    )?;
     let tokens = [game, user, action, enemy].map(|leaf| Leaf::plain(leaf, inner));
     let mut task = Task {
         ts,
@@ -210,9 +238,12 @@ fn participants(inner: &[u8], parts: Leaf, heroes: Leaf) -> Option<Vec<(&[u8], [
     if parts.kind != Kind::Arr || heroes.kind != Kind::Obj {
         return None;
     }
-    let mut map: Vec<(&[u8], Leaf)> = Vec::with_capacity(4);
-    Reader::new(inner, heroes.start).object(0, |key, hero| {
+    // Each hero's id, attack and health, read with the map in one pass.
+    let mut map: Vec<(&[u8], [Option<Leaf>; 3])> = Vec::with_capacity(4);
+    Reader::new(inner, heroes.start).object(0, |reader, key| {
         let key = Leaf::plain(Some(key), inner)?;
+        let mut hero = [None; 3];
+        reader.shaped(1, HERO, &mut hero)?;
         // A repeated hero: which one a map lookup finds is DuckDB's to say.
         (!map.iter().any(|(k, _)| *k == key)).then(|| map.push((key, hero)))
     })?;
@@ -222,8 +253,7 @@ fn participants(inner: &[u8], parts: Leaf, heroes: Leaf) -> Option<Vec<(&[u8], [
         if out.iter().any(|(t, _)| *t == token) {
             return None;
         }
-        let hero = map.iter().find(|(k, _)| *k == token).map(|(_, h)| *h);
-        let [id, attack, health] = fields(inner, hero, [b"id", b"attack", b"health"])?;
+        let [id, attack, health] = map.iter().find(|(k, _)| *k == token)?.1;
         let id = uint(id, inner).filter(|id| *id <= UINT16_MAX)?;
         out.push((token, [id, uint(attack, inner)?, uint(health, inner)?]));
         Some(())

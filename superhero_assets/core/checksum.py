@@ -20,8 +20,7 @@ from superhero_assets.core import native
 
 def crc32_hex(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """CRC-32 of each value as hex text; NULL where the value is NULL."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = native.single_array(values)
     if values.type != pa.binary():  # the offsets below are int32: plain binary only
         values = values.cast(pa.binary())
     n = len(values)

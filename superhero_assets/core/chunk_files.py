@@ -19,6 +19,7 @@ class ChunkFiles:
     """One chunk's files, built in memory a row group per batch; each appears whole on close.
 
     Only the compressed Parquet is held, so memory follows the batch, not the chunk.
+    Different tables may be added from different threads; each table from one at a time.
     """
 
     def __init__(self, store: OutputStore, chunk: Chunk) -> None:

@@ -50,18 +50,21 @@ def _buffers(values: pa.Array) -> tuple[memoryview, memoryview, int, int]:
     return memoryview(offsets).cast("B"), data_view, values.offset, len(values)
 
 
-def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+def single_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array (a batch read from Kafka is one chunk: no copy then)."""
+    if not isinstance(values, pa.ChunkedArray):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def crc32_digits(values: pa.Array | pa.ChunkedArray) -> bytes:
     """8 hex digits per value, all in one string: value i is characters 8i..8i+8."""
-    return _rust.crc32_hex(*_buffers(_single(values)))
+    return _rust.crc32_hex(*_buffers(single_array(values)))
 
 
 def judge(values: pa.Array | pa.ChunkedArray) -> Judged:
     """Every message of a batch (utf8 values, no key or headers) judged and split."""
-    out = _rust.scan(*_buffers(_single(values)))
+    out = _rust.scan(*_buffers(single_array(values)))
     n = len(values)
     columns = {name: _text(n, out[name]) for name in ("level", "name", "log_message", *_TOKENS)}
     columns["ts_local"] = _fixed(n, out["ts_local"], pa.timestamp("us"))

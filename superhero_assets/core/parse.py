@@ -78,7 +78,11 @@ def parse_batch(
     }
     # The SQL already nulled or quarantined anything out of range, so a safe cast never fails;
     # if it ever did, that is a bug to hear about, not data to truncate.
-    return {name: table.cast(contract.TABLES[name]) for name, table in out.items()}
+    return {name: _as(table, contract.TABLES[name]) for name, table in out.items()}
+
+
+def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    return table if table.schema.equals(schema) else table.cast(schema)
 
 
 def _judge(raw: pa.Table, etl_id: str, con: duckdb.DuckDBPyConnection):

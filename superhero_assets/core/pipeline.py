@@ -29,6 +29,9 @@ from superhero_assets.core.plan import Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
 from superhero_assets.core.store import OutputStore
 
+_RAW = frozenset({"raw_messages"})
+_DERIVED = frozenset(contract.CHUNKED_TABLES)
+
 
 @dataclass(frozen=True)
 class LoaderConfig:
@@ -143,7 +146,10 @@ class Loader:
 
         try:
             with (
+                # Two writers, each adding its tables' batches in order: the raw messages,
+                # and the derived tables (Parquet encoding releases the GIL, so they overlap).
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker,
+                ThreadPoolExecutor(1, thread_name_prefix="superhero-derive") as deriver,
                 ThreadPoolExecutor(
                     self.config.parse_threads, thread_name_prefix="superhero-parse"
                 ) as parsers,
@@ -155,12 +161,16 @@ class Loader:
                     files, adds = ChunkFiles(self.store, chunk), []
                     with gc_paused():  # 100k message objects at a time make the GC thrash
                         for batch in read_chunk(consumer, chunk, self.config.batch_messages):
-                            # Two batches are parsed at once; the writer adds them in order.
+                            # Two batches are parsed at once; the writers add them in order.
                             parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
-                            adds.append(worker.submit(self._add_parsed, files, parsed))
-                            in_flight.append(adds[-1])
+                            adds.append(worker.submit(self._add_parsed, files, parsed, _RAW))
+                            if derive:
+                                adds.append(
+                                    deriver.submit(self._add_parsed, files, parsed, _DERIVED)
+                                )
+                            in_flight.extend(adds[-2:] if derive else adds[-1:])
                             del batch, parsed
-                            settle(until=self.config.batches_in_flight)
+                            settle(until=self.config.batches_in_flight * (1 + derive))
                     close = worker.submit(self._close_landed, files, plan.etl_id, derive, adds)
                     in_flight.append(close)
                     settle(until=self.config.batches_in_flight)
@@ -179,14 +189,15 @@ class Loader:
         return {"raw_messages": raw, **tables}
 
     @staticmethod
-    def _add_parsed(files: ChunkFiles, parsed: Future) -> None:
-        files.add_all(parsed.result())
+    def _add_parsed(files: ChunkFiles, parsed: Future, names: frozenset[str]) -> None:
+        files.add_all({n: t for n, t in parsed.result().items() if n in names})
 
     def _close_landed(
         self, files: ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
     ) -> tuple[int, int]:
-        # The writer runs in order, so every batch of the chunk was added (or failed) by now.
-        # A failed one must leave no file: a retry skips any chunk whose raw file exists.
+        # Every batch of the chunk was added (or failed) by now, or is being added by the
+        # other writer: wait for all. A failed one must leave no file: a retry skips any
+        # chunk whose raw file exists.
         for add in adds:
             add.result()
         (raw,) = files.close(["raw_messages"]).values()
