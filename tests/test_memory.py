@@ -1,4 +1,4 @@
-"""return_freed_memory switches Arrow to jemalloc with no decay, once per process."""
+"""return_freed_memory switches Arrow to jemalloc (with a short decay), once per process."""
 
 import subprocess
 import sys

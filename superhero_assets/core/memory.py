@@ -5,11 +5,14 @@ A run allocates and frees a batch's worth of memory many times a second on four 
 reuse: mimalloc (Arrow's default) keeps its pages, and glibc gives each thread its own
 arena of up to 64 MB. Together that held ~200 MB more than the live batches. So a run:
 
-- allocates Arrow memory from jemalloc with decay 0, which returns freed pages at once;
+- allocates Arrow memory from jemalloc, which returns pages unused for a second
+  (`_DECAY_MS`) to the OS: a few batches' worth stay for reuse, not the whole run's;
 - gives glibc one arena, shared by all threads (they allocate little through it).
 
-The cost is some throughput (about 10% in `superhero bench`); LoaderConfig.return_memory
-turns it off. Both settings are per process and harmless to everything else in it.
+A decay of 0 (every freed page returned at once) held ~20 MB less at 1M messages but cost
+~10% of the throughput, much of it page faults and madvise calls made holding the GIL.
+LoaderConfig.return_memory turns both settings off. They are per process and harmless to
+everything else in it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import pyarrow as pa
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number
+_DECAY_MS = 1000
 _done = False
 log = logging.getLogger("superhero.elt")
 
@@ -34,7 +38,7 @@ def return_freed_memory() -> None:
     _done = True
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
+        pa.jemalloc_set_decay_ms(_DECAY_MS)
     except NotImplementedError:  # pyarrow built without jemalloc (e.g. on Windows)
         log.info("pyarrow has no jemalloc here; Arrow keeps its default allocator")
     if sys.platform.startswith("linux"):
