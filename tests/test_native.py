@@ -17,6 +17,8 @@ import pytest
 from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect
+from superhero_assets.simulator import bulk
+from superhero_assets.simulator.roster import load_roster
 from tests import wire
 from tests.test_fast_path import good_messages, mutate
 
@@ -68,8 +70,18 @@ def assert_native_agrees(values: list[bytes]) -> float:
     return ours.clean.mean()
 
 
+def assert_layouts_read_as_the_general_reader(values: list[bytes]) -> None:
+    strings = pa.array(values, pa.binary()).cast(pa.string())
+    fast, general = native.judge(strings), native.judge(strings, canonical=False)
+    assert fast.clean.tolist() == general.clean.tolist()
+    for name, column in general.columns.items():
+        assert fast.columns[name].equals(column), name
+    assert fast.participants.equals(general.participants)
+
+
 def test_good_messages_are_all_clean():
     assert assert_native_agrees(good_messages() * 5) == 1.0
+    assert_layouts_read_as_the_general_reader(good_messages())
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -78,6 +90,7 @@ def test_mutated_messages(seed):
     goods = good_messages()
     values = [mutate(rng.choice(goods), rng) for _ in range(500)] + goods
     assert assert_native_agrees(values) > 0.3
+    assert_layouts_read_as_the_general_reader(values)
 
 
 def test_hand_made_edge_cases():
@@ -103,6 +116,7 @@ def test_hand_made_edge_cases():
     assert ours.clean.tolist()[:2] == [True, True]
     assert not ours.clean[2:].any()
     assert_native_agrees(cases)
+    assert_layouts_read_as_the_general_reader(cases)
 
 
 def test_crc32_is_zlibs_on_slices_and_nulls():
@@ -112,3 +126,14 @@ def test_crc32_is_zlibs_on_slices_and_nulls():
     want = [None if v is None else f"{zlib.crc32(v):08x}" for v in values.to_pylist()]
     assert crc32_hex(values).to_pylist() == want
     assert crc32_hex(values.slice(5)).to_pylist() == want[5:]
+
+
+def test_the_simulators_messages_are_read_in_its_own_layouts():
+    """Every message but the matches takes the layout matcher: it is not dead code."""
+    values: list[str] = []
+    bulk.simulate(6000, 3, load_roster(), lambda _topic, value: values.append(value))
+    judged = native.judge(pa.array(values, pa.string()))
+    matches = sum('"log_message": "Starting Match"' in v for v in values)
+    assert judged.clean.all()
+    assert 0 < matches < len(values) and judged.canonical_rows == len(values) - matches
+    assert_layouts_read_as_the_general_reader([v.encode() for v in values])

@@ -314,7 +314,7 @@ pub fn document(doc: &[u8], shape: &[Field], slots: &mut [Option<Leaf>]) -> Opti
 }
 
 /// The first quote, backslash or control character of `text`, 16 bytes at a time.
-fn special_at(text: &[u8]) -> Option<usize> {
+pub fn special_at(text: &[u8]) -> Option<usize> {
     let mut at = 0;
     #[cfg(target_arch = "x86_64")]
     while at + 16 <= text.len() {

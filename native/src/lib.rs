@@ -4,6 +4,7 @@
 //! back plain buffers in Arrow layout, which it wraps as arrays without copying.
 //! `superhero_assets/core/native.py` is the only caller.
 
+mod canonical;
 mod columns;
 mod json;
 mod message;
@@ -98,24 +99,28 @@ fn fixed<'py, T: Copy>(
 }
 
 /// Judge and split a batch of message values; see `superhero_assets/core/native.py`.
+/// canonical=False skips the producer's layouts (`canonical.rs`), for tests.
 #[pyfunction]
+#[pyo3(signature = (offsets, data, start, rows, canonical = true))]
 fn scan<'py>(
     py: Python<'py>,
     offsets: PyBuffer<u8>,
     data: PyBuffer<u8>,
     start: usize,
     rows: usize,
+    canonical: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let values = Values::new(slice(&offsets), slice(&data), start, rows)?;
     let batch = py.detach(|| {
         let mut batch = Batch::with_capacity(rows);
         for i in 0..rows {
-            batch.push(i, values.get(i));
+            batch.push(i, values.get(i), canonical);
         }
         batch
     });
     let out = PyDict::new(py);
     out.set_item("clean", PyBytes::new(py, &batch.clean))?;
+    out.set_item("canonical_rows", batch.canonical_rows)?;
     out.set_item("level", text(py, &batch.level))?;
     out.set_item("name", text(py, &batch.name))?;
     out.set_item("log_message", text(py, &batch.log_message))?;

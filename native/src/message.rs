@@ -77,6 +77,8 @@ pub struct Batch {
     /// enemy_damage, enemy_health_prior, enemy_health_post (attacks only)
     pub numbers: [Fixed<u64>; 3],
     pub participants: Participants,
+    /// How many messages were read in one of the producer's layouts.
+    pub canonical_rows: usize,
     inner: Vec<u8>,
 }
 
@@ -117,59 +119,37 @@ impl Batch {
                 user_token: Text::with_capacity(rows / 8, rows * 4),
                 hero: [Vec::new(), Vec::new(), Vec::new()],
             },
+            canonical_rows: 0,
             inner: Vec::with_capacity(1024),
         }
     }
 
-    /// Judges the message at `row` and adds its row.
-    pub fn push(&mut self, row: usize, doc: &[u8]) {
+    /// Judges the message at `row` and adds its row; `canonical` tries the producer's own
+    /// layouts first (see `canonical.rs`), else every message meets the general reader.
+    pub fn push(&mut self, row: usize, doc: &[u8], canonical: bool) {
         let mut inner = std::mem::take(&mut self.inner);
-        let clean = self.push_clean(row, doc, &mut inner);
-        self.inner = inner;
-        if !clean {
-            self.push_unclean();
+        let clean = match canonical.then(|| read_canonical(doc)).flatten() {
+            Some(clean) => {
+                self.canonical_rows += 1;
+                Some(clean)
+            }
+            None => read_general(doc, &mut inner),
+        };
+        match clean {
+            Some(clean) => self.push_clean(row, clean),
+            None => self.push_unclean(),
         }
+        self.inner = inner;
     }
 
-    fn push_clean(&mut self, row: usize, doc: &[u8], inner: &mut Vec<u8>) -> bool {
-        let mut slots = [None; 5];
-        if document(doc, VALUE, &mut slots).is_none() {
-            return false;
-        }
-        let [level, ts, name, message, task] = slots;
-        let (Some(level), Some(ts), Some(name), Some(message)) = (
-            Leaf::plain(level, doc),
-            Leaf::plain(ts, doc),
-            Leaf::plain(name, doc),
-            Leaf::plain(message, doc),
-        ) else {
-            return false;
-        };
-        let Some(ts_local) = local_micros(ts) else {
-            return false;
-        };
-        let Some(task) = task.filter(|t| t.kind != Kind::Null) else {
-            return false;
-        };
-        let parsed = if KNOWN.contains(&message) {
-            let Kind::Str { .. } = task.kind else {
-                return false;
-            };
-            crate::json::unescape(task.bytes(doc), inner);
-            match read_task(inner, message) {
-                Some(t) => Some(t),
-                None => return false,
-            }
-        } else {
-            None
-        };
+    fn push_clean(&mut self, row: usize, clean: Clean) {
         self.clean.push(1);
-        self.level.push(Some(level));
-        self.name.push(Some(name));
-        self.log_message.push(Some(message));
-        self.ts_local_us.push(Some(ts_local));
-        self.ts_task_s.push(parsed.as_ref().map(|t| t.ts));
-        let task = parsed.unwrap_or_default();
+        self.level.push(Some(clean.level));
+        self.name.push(Some(clean.name));
+        self.log_message.push(Some(clean.message));
+        self.ts_local_us.push(Some(clean.ts_local));
+        self.ts_task_s.push(clean.task.as_ref().map(|t| t.ts));
+        let task = clean.task.unwrap_or_default();
         for (column, value) in self.tokens.iter_mut().zip(task.tokens) {
             column.push(value);
         }
@@ -185,7 +165,6 @@ impl Batch {
                 column.push(*value);
             }
         }
-        true
     }
 
     fn push_unclean(&mut self) {
@@ -198,6 +177,72 @@ impl Batch {
         self.tokens.iter_mut().for_each(|c| c.push(None));
         self.numbers.iter_mut().for_each(|c| c.push(None));
     }
+}
+
+/// A clean message's columns.
+struct Clean<'a> {
+    level: &'a [u8],
+    name: &'a [u8],
+    message: &'a [u8],
+    ts_local: i64,
+    /// A known message's task; None for others.
+    task: Option<Task<'a>>,
+}
+
+/// A message in one of the producer's layouts, read from the spans `canonical` found.
+fn read_canonical(doc: &[u8]) -> Option<Clean<'_>> {
+    use crate::canonical::*;
+    let spans = read(doc)?;
+    let text = |slot: usize| spans[slot].map(|(from, to)| &doc[from..to]);
+    let message = text(MESSAGE)?;
+    let known = KNOWN.contains(&message);
+    let task = if known {
+        let mut task = Task {
+            ts: utc_seconds(text(TASK_TIMESTAMP)?)?,
+            tokens: [0, 1, 2, 3].map(|k| text(TOKENS + k)),
+            ..Task::default()
+        };
+        if message == ATTACK {
+            // The layout has every token; its integers are 1 to 19 digits: they fit.
+            let number = |k| std::str::from_utf8(text(NUMBERS + k)?).ok()?.parse().ok();
+            task.numbers = Some([number(0)?, number(1)?, number(2)?]);
+        }
+        Some(task)
+    } else {
+        None
+    };
+    Some(Clean {
+        level: text(LEVEL)?,
+        name: text(NAME)?,
+        message,
+        ts_local: local_micros(text(TIMESTAMP)?)?,
+        task,
+    })
+}
+
+/// Any message, read with the general reader; None unless it is clean.
+fn read_general<'a>(doc: &'a [u8], inner: &'a mut Vec<u8>) -> Option<Clean<'a>> {
+    let mut slots = [None; 5];
+    document(doc, VALUE, &mut slots)?;
+    let [level, ts, name, message, task] = slots;
+    let message = Leaf::plain(message, doc)?;
+    let task = task.filter(|t| t.kind != Kind::Null)?;
+    let task = if KNOWN.contains(&message) {
+        let Kind::Str { .. } = task.kind else {
+            return None;
+        };
+        crate::json::unescape(task.bytes(doc), inner);
+        Some(read_task(inner, message)?)
+    } else {
+        None
+    };
+    Some(Clean {
+        level: Leaf::plain(level, doc)?,
+        name: Leaf::plain(name, doc)?,
+        message,
+        ts_local: local_micros(Leaf::plain(ts, doc)?)?,
+        task,
+    })
 }
 
 /// A known message's task (its JSON text, unescaped), or None if it is not clean.

@@ -39,6 +39,7 @@ class Judged:
     clean: np.ndarray
     columns: dict[str, pa.Array]
     participants: pa.Table
+    canonical_rows: int = 0  # read in one of the producer's own layouts (native only)
 
 
 def _buffers(values: pa.Array) -> tuple[memoryview, memoryview, int, int]:
@@ -62,9 +63,13 @@ def crc32_digits(values: pa.Array | pa.ChunkedArray) -> bytes:
     return _rust.crc32_hex(*_buffers(single_array(values)))
 
 
-def judge(values: pa.Array | pa.ChunkedArray) -> Judged:
-    """Every message of a batch (utf8 values, no key or headers) judged and split."""
-    out = _rust.scan(*_buffers(single_array(values)))
+def judge(values: pa.Array | pa.ChunkedArray, canonical: bool = True) -> Judged:
+    """Every message of a batch (utf8 values, no key or headers) judged and split.
+
+    canonical=False reads every message with the general reader, skipping the matcher of
+    the producer's own layouts (for tests: both must give the same).
+    """
+    out = _rust.scan(*_buffers(single_array(values)), canonical=canonical)
     n = len(values)
     columns = {name: _text(n, out[name]) for name in ("level", "name", "log_message", *_TOKENS)}
     columns["ts_local"] = _fixed(n, out["ts_local"], pa.timestamp("us"))
@@ -83,7 +88,7 @@ def judge(values: pa.Array | pa.ChunkedArray) -> Judged:
         }
     )
     clean = np.frombuffer(out["clean"], dtype=np.uint8).astype(bool)
-    return Judged(clean, columns, participants)
+    return Judged(clean, columns, participants, out["canonical_rows"])
 
 
 _TOKENS = ("game_token", "user_token", "action", "enemy_token")
