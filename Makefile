@@ -34,7 +34,7 @@ $(NATIVE): $(BIN)/superhero $(NATIVE_SOURCES)
 		PATH="$(dir $(CARGO)):$(abspath $(BIN)):$$PATH" \
 			$(BIN)/pip install -q --no-build-isolation --no-deps ./native && touch $@; \
 	else echo "note: Rust's cargo was not found, so the loader runs without its native hot" \
-		"path (same tables, about 1.6x slower). Install Rust (https://rustup.rs), then make venv."; fi
+		"path (same tables, about 2x slower). Install Rust (https://rustup.rs), then make venv."; fi
 
 venv: $(BIN)/superhero $(NATIVE)
 
