@@ -137,3 +137,12 @@ def test_the_simulators_messages_are_read_in_its_own_layouts():
     assert judged.clean.all()
     assert 0 < matches < len(values) and judged.canonical_rows == len(values) - matches
     assert_layouts_read_as_the_general_reader([v.encode() for v in values])
+
+
+def test_a_null_value_is_never_clean_whatever_its_slot_holds():
+    good = wire.attack("g", "a", "b", 1, 2, 1)
+    full = pa.array([good.decode(), good.decode()], pa.string())
+    _, offsets, data = full.buffers()
+    validity = pa.py_buffer(bytes([0b01]))  # row 1 NULL, though its bytes are a message
+    values = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, data])
+    assert native.judge(values).clean.tolist() == [True, False]

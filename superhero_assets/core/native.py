@@ -69,7 +69,8 @@ def judge(values: pa.Array | pa.ChunkedArray, canonical: bool = True) -> Judged:
     canonical=False reads every message with the general reader, skipping the matcher of
     the producer's own layouts (for tests: both must give the same).
     """
-    out = _rust.scan(*_buffers(single_array(values)), canonical=canonical)
+    values = single_array(values)
+    out = _rust.scan(*_buffers(values), canonical=canonical)
     n = len(values)
     columns = {name: _text(n, out[name]) for name in ("level", "name", "log_message", *_TOKENS)}
     columns["ts_local"] = _fixed(n, out["ts_local"], pa.timestamp("us"))
@@ -88,6 +89,8 @@ def judge(values: pa.Array | pa.ChunkedArray, canonical: bool = True) -> Judged:
         }
     )
     clean = np.frombuffer(out["clean"], dtype=np.uint8).astype(bool)
+    if values.null_count:  # a NULL value (a tombstone) is never clean, whatever its slot holds
+        clean &= values.is_valid().to_numpy(zero_copy_only=False)
     return Judged(clean, columns, participants, out["canonical_rows"])
 
 
