@@ -146,3 +146,16 @@ def test_a_null_value_is_never_clean_whatever_its_slot_holds():
     validity = pa.py_buffer(bytes([0b01]))  # row 1 NULL, though its bytes are a message
     values = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, data])
     assert native.judge(values).clean.tolist() == [True, False]
+
+
+def test_the_native_functions_refuse_buffers_they_cannot_read_safely():
+    import superhero_native
+
+    offsets = memoryview(pa.array([0, 8], pa.int32()).buffers()[1]).cast("B")
+    backwards = memoryview(bytearray(b"xxxxxxxxABCDEFGHSECRET!!"))[8:16][::-1]
+    with pytest.raises(ValueError, match="contiguous"):
+        superhero_native.crc32_hex(offsets, backwards, 0, 1)
+    with pytest.raises(ValueError, match="offsets"):
+        superhero_native.crc32_hex(offsets, memoryview(b"1234"), 0, 1)  # past the data
+    empty = pa.Array.from_buffers(pa.binary(), 0, [None, pa.py_buffer(b""), pa.py_buffer(b"")])
+    assert crc32_hex(empty).to_pylist() == []

@@ -427,6 +427,28 @@ mod tests {
         );
     }
 
+    /// Every length and placement around the 16-byte blocks, against the byte-by-byte
+    /// versions (a small fixed-seed generator: no dependency).
+    #[test]
+    fn simd_scans_agree_with_the_scalar_ones() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"ab\\\"/n\x01\xc3\xa9 {}";
+        let mut out = Vec::new();
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 70) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|i| alphabet[((seed >> (i % 48)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            unescape(&text, &mut out);
+            assert_eq!(out, slow_unescape(&text), "{text:?}");
+            let scalar = text.iter().position(|&b| SPECIAL[b as usize]);
+            assert_eq!(special_at(&text), scalar, "{text:?}");
+        }
+    }
+
     #[test]
     fn finds_specials_past_the_first_block() {
         let text = b"0123456789abcdef0123456789\"";

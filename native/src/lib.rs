@@ -26,44 +26,61 @@ struct Values<'a> {
 }
 
 impl<'a> Values<'a> {
+    /// Checked once, so that `get` cannot fail: every offset is in the data, in order.
     fn new(offsets: &'a [u8], data: &'a [u8], start: usize, rows: usize) -> PyResult<Self> {
-        if offsets.len() < 4 * (start + rows + 1) {
-            return Err(PyValueError::new_err(
-                "offsets buffer shorter than the array",
-            ));
-        }
         let values = Values {
             offsets,
             data,
             start,
         };
-        if (0..=rows).any(|i| values.offset(i) > data.len()) {
+        if rows == 0 {
+            return Ok(values); // an empty array may have an empty offsets buffer
+        }
+        let needed = start
+            .checked_add(rows)
+            .and_then(|n| n.checked_add(1))
+            .and_then(|n| n.checked_mul(4));
+        if needed.is_none_or(|needed| offsets.len() < needed) {
             return Err(PyValueError::new_err(
-                "an offset points past the data buffer",
+                "offsets buffer shorter than the array",
             ));
+        }
+        let raw = |i: usize| {
+            let at = 4 * (start + i);
+            i32::from_le_bytes(offsets[at..at + 4].try_into().unwrap())
+        };
+        let mut previous = raw(0);
+        for i in 0..=rows {
+            let offset = raw(i);
+            if offset < previous || offset < 0 || offset as usize > data.len() {
+                return Err(PyValueError::new_err(
+                    "offsets out of order or past the data buffer: not an Arrow binary array",
+                ));
+            }
+            previous = offset;
         }
         Ok(values)
     }
 
     fn offset(&self, i: usize) -> usize {
         let at = 4 * (self.start + i);
-        i32::from_le_bytes(self.offsets[at..at + 4].try_into().unwrap()).max(0) as usize
+        i32::from_le_bytes(self.offsets[at..at + 4].try_into().unwrap()) as usize
     }
 
     fn get(&self, i: usize) -> &'a [u8] {
-        let (from, to) = (self.offset(i), self.offset(i + 1));
-        if from <= to {
-            &self.data[from..to]
-        } else {
-            &[]
-        }
+        &self.data[self.offset(i)..self.offset(i + 1)]
     }
 }
 
-fn slice(buffer: &PyBuffer<u8>) -> &[u8] {
-    // Safety: a C-contiguous read-only view that lives as long as `buffer`, which the caller
-    // keeps alive (and does not mutate) for the whole call.
-    unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) }
+/// The bytes of a Python buffer, refused unless contiguous (a strided or reversed view
+/// would be read past its end).
+fn slice(buffer: &PyBuffer<u8>) -> PyResult<&[u8]> {
+    if !buffer.is_c_contiguous() {
+        return Err(PyValueError::new_err("buffers must be contiguous"));
+    }
+    // Safety: a contiguous view of len_bytes() bytes that lives as long as `buffer`; the
+    // caller (native.py) passes Arrow buffers, which nothing writes to during the call.
+    Ok(unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) })
 }
 
 fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
@@ -110,7 +127,7 @@ fn scan<'py>(
     rows: usize,
     canonical: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let values = Values::new(slice(&offsets), slice(&data), start, rows)?;
+    let values = Values::new(slice(&offsets)?, slice(&data)?, start, rows)?;
     let batch = py.detach(|| {
         let mut batch = Batch::with_capacity(rows);
         for i in 0..rows {
@@ -155,7 +172,7 @@ fn crc32_hex<'py>(
     start: usize,
     rows: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let values = Values::new(slice(&offsets), slice(&data), start, rows)?;
+    let values = Values::new(slice(&offsets)?, slice(&data)?, start, rows)?;
     let digits = py.detach(|| {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut digits = Vec::with_capacity(8 * rows);

@@ -1,5 +1,6 @@
-//! The two timestamp shapes of the wire format, read exactly as Arrow's ISO-8601 cast
-//! reads them (proleptic Gregorian, no leap seconds), or refused.
+//! The two timestamp shapes of the wire format, read as the full rules read them (DuckDB's
+//! strptime: proleptic Gregorian, no leap seconds), or refused. Year 0000, which DuckDB
+//! takes, is refused here: such a message goes to the full rules.
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffff` (the log's local time) as microseconds since the epoch.
 pub fn local_micros(text: &[u8]) -> Option<i64> {
