@@ -132,17 +132,20 @@ class Loader:
             return_freed_memory()
         stats = {"messages": 0, "bytes": 0, "files": 0}
         consumer = make_consumer(self.kafka_config)
-        in_flight: deque[Future] = deque()
+        in_flight: deque[Future] = deque()  # batches being parsed and added
+        closing: deque[Future] = deque()  # chunks whose files are being written
 
         def settle(until: int) -> None:
             while len(in_flight) > until:
-                landed = in_flight.popleft().result()
-                if landed is not None:  # a chunk's files are durable
-                    rows, size = landed
-                    stats["bytes"] += size
-                    stats["messages"] += rows
-                    stats["files"] += 1
-                    faults.maybe_die("mid_landing")
+                in_flight.popleft().result()
+
+        def settle_closes(until: int) -> None:
+            while len(closing) > until:
+                rows, size = closing.popleft().result()  # a chunk's files are durable
+                stats["bytes"] += size
+                stats["messages"] += rows
+                stats["files"] += 1
+                faults.maybe_die("mid_landing")
 
         try:
             with (
@@ -150,6 +153,9 @@ class Loader:
                 # and the derived tables (Parquet encoding releases the GIL, so they overlap).
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker,
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-derive") as deriver,
+                # Writing a chunk's files (an upload, on an object store) overlaps the
+                # reading of the next chunk; at most two chunks wait to be written.
+                ThreadPoolExecutor(1, thread_name_prefix="superhero-close") as closer,
                 ThreadPoolExecutor(
                     self.config.parse_threads, thread_name_prefix="superhero-parse"
                 ) as parsers,
@@ -171,12 +177,13 @@ class Loader:
                             in_flight.extend(adds[-2:] if derive else adds[-1:])
                             del batch, parsed
                             settle(until=self.config.batches_in_flight * (1 + derive))
-                    close = worker.submit(self._close_landed, files, plan.etl_id, derive, adds)
-                    in_flight.append(close)
-                    settle(until=self.config.batches_in_flight)
+                    close = closer.submit(self._close_landed, files, plan.etl_id, derive, adds)
+                    closing.append(close)
+                    settle_closes(until=2)
                 settle(until=0)
+                settle_closes(until=0)
         except BaseException:
-            for future in in_flight:
+            for future in (*in_flight, *closing):
                 future.cancel()
             state.release_locks(self.redis_client, pending["tokens"])
             raise
