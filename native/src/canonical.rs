@@ -49,7 +49,8 @@ const HEAD: &[Part] = &[
     Str(MESSAGE),
     Lit(br#"", "task": "#),
 ];
-const ATTACK: &[Part] = &[
+/// The start the two game messages share: a task with its tokens, up to the enemy's token.
+const GAME_TASK: &[Part] = &[
     Lit(br#""{\"TIMESTAMP\": \""#),
     Inner(TASK_TIMESTAMP),
     Lit(br#"\", \"PAYLOAD\": {\"GAME_TOKEN\": \""#),
@@ -60,6 +61,8 @@ const ATTACK: &[Part] = &[
     Inner(TOKENS + 2),
     Lit(br#"\", \"DETAILS\": {\"ENEMY_TOKEN\": \""#),
     Inner(TOKENS + 3),
+];
+const ATTACK_END: &[Part] = &[
     Lit(br#"\", \"ENEMY_DAMAGE\": "#),
     Uint(NUMBERS),
     Lit(br#", \"ENEMY_HEALTH_PRIOR\": "#),
@@ -68,17 +71,7 @@ const ATTACK: &[Part] = &[
     Uint(NUMBERS + 2),
     Lit(br#"}}}"}"#),
 ];
-const DEAD_ENEMY: &[Part] = &[
-    Lit(br#""{\"TIMESTAMP\": \""#),
-    Inner(TASK_TIMESTAMP),
-    Lit(br#"\", \"PAYLOAD\": {\"GAME_TOKEN\": \""#),
-    Inner(TOKENS),
-    Lit(br#"\", \"USER_TOKEN\": \""#),
-    Inner(TOKENS + 1),
-    Lit(br#"\"}, \"STATUS\": {\"ACTION\": \""#),
-    Inner(TOKENS + 2),
-    Lit(br#"\", \"DETAILS\": {\"ENEMY_TOKEN\": \""#),
-    Inner(TOKENS + 3),
+const DEAD_ENEMY_END: &[Part] = &[
     Lit(br#"\", \"ENEMY_STATUS\": \""#),
     Inner(IGNORED),
     Lit(br#"\"}}}"}"#),
@@ -109,14 +102,17 @@ pub fn read(doc: &[u8]) -> Option<Spans> {
     let mut spans = [None; SLOTS];
     let at = read_parts(doc, 0, HEAD, &mut spans)?;
     let (from, to) = spans[MESSAGE]?;
-    let task = match &doc[from..to] {
-        b"Attack Completed" => ATTACK,
-        b"Attacked Dead Enemy" => DEAD_ENEMY,
-        b"Game Timed Out" => TIMED_OUT,
-        b"Cleaning Game Records" => CLEANING,
+    let task: &[&[Part]] = match &doc[from..to] {
+        b"Attack Completed" => &[GAME_TASK, ATTACK_END],
+        b"Attacked Dead Enemy" => &[GAME_TASK, DEAD_ENEMY_END],
+        b"Game Timed Out" => &[TIMED_OUT],
+        b"Cleaning Game Records" => &[CLEANING],
         _ => return None,
     };
-    (read_parts(doc, at, task, &mut spans)? == doc.len()).then_some(spans)
+    let end = task
+        .iter()
+        .try_fold(at, |at, parts| read_parts(doc, at, parts, &mut spans))?;
+    (end == doc.len()).then_some(spans)
 }
 
 fn read_parts(doc: &[u8], mut at: usize, parts: &[Part], spans: &mut Spans) -> Option<usize> {
