@@ -132,20 +132,18 @@ class Loader:
             return_freed_memory()
         stats = {"messages": 0, "bytes": 0, "files": 0}
         consumer = make_consumer(self.kafka_config)
-        in_flight: deque[Future] = deque()  # batches being parsed and added
-        closing: deque[Future] = deque()  # chunks whose files are being written
+        in_flight: deque[Future] = deque()  # batches being added (and local chunks closing)
+        uploading: deque[Future] = deque()  # chunks whose files go to an object store
 
-        def settle(until: int) -> None:
-            while len(in_flight) > until:
-                in_flight.popleft().result()
-
-        def settle_closes(until: int) -> None:
-            while len(closing) > until:
-                rows, size = closing.popleft().result()  # a chunk's files are durable
-                stats["bytes"] += size
-                stats["messages"] += rows
-                stats["files"] += 1
-                faults.maybe_die("mid_landing")
+        def settle(queue: deque[Future], until: int) -> None:
+            while len(queue) > until:
+                landed = queue.popleft().result()
+                if landed is not None:  # a chunk's files are durable
+                    rows, size = landed
+                    stats["bytes"] += size
+                    stats["messages"] += rows
+                    stats["files"] += 1
+                    faults.maybe_die("mid_landing")
 
         try:
             with (
@@ -153,9 +151,12 @@ class Loader:
                 # and the derived tables (Parquet encoding releases the GIL, so they overlap).
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-land") as worker,
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-derive") as deriver,
-                # Writing a chunk's files (an upload, on an object store) overlaps the
-                # reading of the next chunk; at most two chunks wait to be written.
-                ThreadPoolExecutor(1, thread_name_prefix="superhero-close") as closer,
+                # On an object store, uploading a chunk's files overlaps the reading of the
+                # next chunk (at most two chunks wait). On a local disk they are written in
+                # the raw writer's turn, as batches are: letting their fsyncs run on while
+                # the next chunk was read stalled a new partition's first fetch for ~1 s
+                # (the broker shares the disk; tests/test_chaos.py's 1 s lock caught it).
+                ThreadPoolExecutor(1, thread_name_prefix="superhero-upload") as uploader,
                 ThreadPoolExecutor(
                     self.config.parse_threads, thread_name_prefix="superhero-parse"
                 ) as parsers,
@@ -176,14 +177,21 @@ class Loader:
                                 )
                             in_flight.extend(adds[-2:] if derive else adds[-1:])
                             del batch, parsed
-                            settle(until=self.config.batches_in_flight * (1 + derive))
-                    close = closer.submit(self._close_landed, files, plan.etl_id, derive, adds)
-                    closing.append(close)
-                    settle_closes(until=2)
-                settle(until=0)
-                settle_closes(until=0)
+                            settle(in_flight, until=self.config.batches_in_flight * (1 + derive))
+                    if self.store.is_local:
+                        close = worker.submit(self._close_landed, files, plan.etl_id, derive, adds)
+                        in_flight.append(close)
+                    else:
+                        close = uploader.submit(
+                            self._close_landed, files, plan.etl_id, derive, adds
+                        )
+                        uploading.append(close)
+                        settle(uploading, until=2)
+                    settle(in_flight, until=self.config.batches_in_flight)
+                settle(in_flight, until=0)
+                settle(uploading, until=0)
         except BaseException:
-            for future in (*in_flight, *closing):
+            for future in (*in_flight, *uploading):
                 future.cancel()
             state.release_locks(self.redis_client, pending["tokens"])
             raise
