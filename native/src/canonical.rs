@@ -49,12 +49,15 @@ const HEAD: &[Part] = &[
     Str(MESSAGE),
     Lit(br#"", "task": "#),
 ];
-/// The start the two game messages share: a task with its tokens, up to the enemy's token.
-const GAME_TASK: &[Part] = &[
+/// The start every known message's task shares: its time and its game.
+const TASK_START: &[Part] = &[
     Lit(br#""{\"TIMESTAMP\": \""#),
     Inner(TASK_TIMESTAMP),
     Lit(br#"\", \"PAYLOAD\": {\"GAME_TOKEN\": \""#),
     Inner(TOKENS),
+];
+/// What the two game messages share next: the player, the action, the enemy's token.
+const GAME_TASK: &[Part] = &[
     Lit(br#"\", \"USER_TOKEN\": \""#),
     Inner(TOKENS + 1),
     Lit(br#"\"}, \"STATUS\": {\"ACTION\": \""#),
@@ -76,11 +79,7 @@ const DEAD_ENEMY_END: &[Part] = &[
     Inner(IGNORED),
     Lit(br#"\"}}}"}"#),
 ];
-const TIMED_OUT: &[Part] = &[
-    Lit(br#""{\"TIMESTAMP\": \""#),
-    Inner(TASK_TIMESTAMP),
-    Lit(br#"\", \"PAYLOAD\": {\"GAME_TOKEN\": \""#),
-    Inner(TOKENS),
+const TIMED_OUT_END: &[Part] = &[
     Lit(br#"\"}, \"STATUS\": {\"GAME\": \""#),
     Inner(IGNORED),
     Lit(br#"\"}}"}"#),
@@ -103,9 +102,9 @@ pub fn read(doc: &[u8]) -> Option<Spans> {
     let at = read_parts(doc, 0, HEAD, &mut spans)?;
     let (from, to) = spans[MESSAGE]?;
     let task: &[&[Part]] = match &doc[from..to] {
-        b"Attack Completed" => &[GAME_TASK, ATTACK_END],
-        b"Attacked Dead Enemy" => &[GAME_TASK, DEAD_ENEMY_END],
-        b"Game Timed Out" => &[TIMED_OUT],
+        b"Attack Completed" => &[TASK_START, GAME_TASK, ATTACK_END],
+        b"Attacked Dead Enemy" => &[TASK_START, GAME_TASK, DEAD_ENEMY_END],
+        b"Game Timed Out" => &[TASK_START, TIMED_OUT_END],
         b"Cleaning Game Records" => &[CLEANING],
         _ => return None,
     };

@@ -196,13 +196,7 @@ impl<'a> Reader<'a> {
         depth: u32,
         mut member: impl FnMut(&mut Self, Leaf) -> Option<()>,
     ) -> Option<()> {
-        if depth >= MAX_DEPTH || self.peek()? != b'{' {
-            return None;
-        }
-        self.at += 1;
-        self.skip_space();
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if !self.open(depth, b'{', b'}')? {
             return Some(());
         }
         loop {
@@ -217,48 +211,51 @@ impl<'a> Reader<'a> {
             self.at += 1;
             self.skip_space();
             member(self, key)?;
-            self.skip_space();
-            match self.peek()? {
-                b',' => {
-                    self.at += 1;
-                    self.skip_space();
-                }
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.next(b'}')? {
+                return Some(());
             }
         }
     }
 
     /// Reads an array, calling `item(value)` for each element; None if invalid.
     pub fn array(&mut self, depth: u32, mut item: impl FnMut(Leaf) -> Option<()>) -> Option<()> {
-        if depth >= MAX_DEPTH || self.peek()? != b'[' {
-            return None;
-        }
-        self.at += 1;
-        self.skip_space();
-        if self.peek()? == b']' {
-            self.at += 1;
+        if !self.open(depth, b'[', b']')? {
             return Some(());
         }
         loop {
             let value = self.value(depth + 1)?;
             item(value)?;
-            self.skip_space();
-            match self.peek()? {
-                b',' => {
-                    self.at += 1;
-                    self.skip_space();
-                }
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.next(b']')? {
+                return Some(());
             }
         }
+    }
+
+    /// Past a container's opening bracket: true if an item follows, false if it is empty.
+    fn open(&mut self, depth: u32, open: u8, close: u8) -> Option<bool> {
+        if depth >= MAX_DEPTH || self.peek()? != open {
+            return None;
+        }
+        self.at += 1;
+        self.skip_space();
+        let empty = self.peek()? == close;
+        self.at += empty as usize;
+        Some(!empty)
+    }
+
+    /// Past an item: true if another follows (a comma), false at the closing bracket.
+    fn next(&mut self, close: u8) -> Option<bool> {
+        self.skip_space();
+        let more = match self.peek()? {
+            b',' => true,
+            c if c == close => false,
+            _ => return None,
+        };
+        self.at += 1;
+        if more {
+            self.skip_space();
+        }
+        Some(more)
     }
 
     /// Reads a value; if it is an object, puts the members `shape` names in their slots,
