@@ -21,8 +21,6 @@ from superhero_assets.core import native
 def crc32_hex(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """CRC-32 of each value as hex text; NULL where the value is NULL."""
     values = native.single_array(values)
-    if values.type != pa.binary():  # the offsets below are int32: plain binary only
-        values = values.cast(pa.binary())
     n = len(values)
     digits = native.crc32_digits(values) if native.available() else _zlib_digits(values)
     offsets_out = np.arange(0, 8 * (n + 1), 8, dtype=np.int32)
@@ -35,11 +33,9 @@ def crc32_hex(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _zlib_digits(values: pa.Array) -> bytes:
-    n = len(values)
-    _, offsets_buffer, data_buffer = values.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset : values.offset + n + 1]
-    data = memoryview(data_buffer if data_buffer is not None else b"")
-    pieces = map(data.__getitem__, map(slice, offsets[:-1].tolist(), offsets[1:].tolist()))
+    offsets, data, start, n = native.value_buffers(values)
+    bounds = np.frombuffer(offsets, dtype=np.int32)[start : start + n + 1]
+    pieces = map(data.__getitem__, map(slice, bounds[:-1].tolist(), bounds[1:].tolist()))
     crcs = np.fromiter(map(zlib.crc32, pieces), dtype=np.uint32, count=n)
     # Big-endian bytes hex-encoded in one call: value i is characters 8i..8i+8.
     return crcs.astype(">u4").tobytes().hex().encode()

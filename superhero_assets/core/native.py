@@ -42,8 +42,8 @@ class Judged:
     canonical_rows: int = 0  # read in one of the producer's own layouts (native only)
 
 
-def _buffers(values: pa.Array) -> tuple[memoryview, memoryview, int, int]:
-    """The offsets and bytes of a binary or utf8 array, as the native functions read them."""
+def value_buffers(values: pa.Array) -> tuple[memoryview, memoryview, int, int]:
+    """(int32 offsets, bytes, first row, rows) of a binary or utf8 array, read in place."""
     if values.type not in (pa.binary(), pa.string()):
         values = values.cast(pa.binary())
     _, offsets, data = values.buffers()
@@ -60,7 +60,7 @@ def single_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def crc32_digits(values: pa.Array | pa.ChunkedArray) -> bytes:
     """8 hex digits per value, all in one string: value i is characters 8i..8i+8."""
-    return _rust.crc32_hex(*_buffers(single_array(values)))
+    return _rust.crc32_hex(*value_buffers(single_array(values)))
 
 
 def judge(values: pa.Array | pa.ChunkedArray, canonical: bool = True) -> Judged:
@@ -70,7 +70,7 @@ def judge(values: pa.Array | pa.ChunkedArray, canonical: bool = True) -> Judged:
     the producer's own layouts (for tests: both must give the same).
     """
     values = single_array(values)
-    out = _rust.scan(*_buffers(values), canonical=canonical)
+    out = _rust.scan(*value_buffers(values), canonical=canonical)
     n = len(values)
     columns = {name: _text(n, out[name]) for name in ("level", "name", "log_message", *_TOKENS)}
     columns["ts_local"] = _fixed(n, out["ts_local"], pa.timestamp("us"))
