@@ -19,7 +19,7 @@ class NoConsumer:
         pass
 
 
-def batches(consumer, chunk, n):
+def batches(source, chunk, n):
     for first in range(chunk.first, chunk.last + 1, 10):
         yield wire.raw_table([GOOD] * 10, first_offset=first)
 
@@ -33,7 +33,7 @@ def test_a_chunk_with_a_failed_batch_has_no_file(tmp_path, monkeypatch, failing_
             raise RuntimeError(f"cannot parse the batch at {failing_offset}")
         return real(raw, etl_id, con, fast)
 
-    monkeypatch.setattr(pipeline, "make_consumer", lambda config: NoConsumer())
+    monkeypatch.setattr(pipeline, "make_source", lambda config, topics: NoConsumer())
     monkeypatch.setattr(pipeline, "read_chunk", batches)
     monkeypatch.setattr(pipeline, "parse_batch", parse_or_fail)
     monkeypatch.setattr(state, "release_locks", lambda *a, **k: None)

@@ -7,6 +7,7 @@
 mod canonical;
 mod columns;
 mod json;
+mod kafka;
 mod message;
 mod time;
 
@@ -83,14 +84,14 @@ fn slice(buffer: &PyBuffer<u8>) -> PyResult<&[u8]> {
     Ok(unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) })
 }
 
-fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
+pub(crate) fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
     // Safety: plain integers, read as bytes in the machine's (little-endian) order.
     unsafe {
         std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
     }
 }
 
-fn text<'py>(
+pub(crate) fn text<'py>(
     py: Python<'py>,
     column: &Text,
 ) -> (
@@ -189,5 +190,6 @@ fn crc32_hex<'py>(
 fn superhero_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(crc32_hex, m)?)?;
+    m.add_class::<kafka::KafkaReader>()?;
     Ok(())
 }

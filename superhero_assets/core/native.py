@@ -110,3 +110,8 @@ def _fixed(n: int, parts: tuple[bytes, bytes], type_: pa.DataType) -> pa.Array:
 
 def _plain(n: int, values: bytes, type_: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(type_, n, [None, pa.py_buffer(values)])
+
+
+def kafka_reader(library: str, settings: list[tuple[str, str]], quiet: bool):
+    """A librdkafka consumer in the native module; see core/kafka_native.py."""
+    return _rust.KafkaReader(library, settings, quiet)

@@ -21,7 +21,7 @@ import redis
 
 from superhero_assets.core import contract, faults, manifest, state
 from superhero_assets.core.chunk_files import ChunkFiles, gc_paused
-from superhero_assets.core.consume import make_consumer, read_chunk
+from superhero_assets.core.consume import make_consumer, make_source, read_chunk
 from superhero_assets.core.memory import return_freed_memory
 from superhero_assets.core.names import validate_topic
 from superhero_assets.core.parse import connect, parse_batch
@@ -131,7 +131,7 @@ class Loader:
         if self.config.return_memory:
             return_freed_memory()
         stats = {"messages": 0, "bytes": 0, "files": 0}
-        consumer = make_consumer(self.kafka_config)
+        source = make_source(self.kafka_config, sorted({c.topic for c in plan.chunks}))
         in_flight: deque[Future] = deque()  # batches being added (and local chunks closing)
         uploading: deque[Future] = deque()  # chunks whose files go to an object store
 
@@ -167,7 +167,7 @@ class Loader:
                         continue  # landed by the attempt that died: files are all-or-nothing
                     files, adds = ChunkFiles(self.store, chunk), []
                     with gc_paused():  # 100k message objects at a time make the GC thrash
-                        for batch in read_chunk(consumer, chunk, self.config.batch_messages):
+                        for batch in read_chunk(source, chunk, self.config.batch_messages):
                             # Two batches are parsed at once; the writers add them in order.
                             parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
                             adds.append(worker.submit(self._add_parsed, files, parsed, _RAW))
@@ -196,7 +196,7 @@ class Loader:
             state.release_locks(self.redis_client, pending["tokens"])
             raise
         finally:
-            consumer.close()
+            source.close()
         return stats
 
     def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:

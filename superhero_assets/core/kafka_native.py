@@ -1,0 +1,128 @@
+"""Reading Kafka in the native module: librdkafka's consumer, straight into Arrow columns.
+
+The same librdkafka confluent-kafka loaded, the same settings and the same reading loop
+(`consume.read_chunk`); only the batch never becomes a million Python message objects. It
+is used when the native module is built and the settings are all plain librdkafka ones;
+SUPERHERO_NATIVE_KAFKA=0 (or SUPERHERO_NATIVE=0) keeps confluent-kafka's consumer.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from superhero_assets.core import contract, native
+from superhero_assets.core.consume import (
+    LEARN_TIMEOUT_S,
+    ConsumeError,
+    chunk_columns,
+    empty_headers,
+)
+
+_HEADERS = contract.RAW_MESSAGES.field("headers").type
+
+
+def library_path() -> str | None:
+    """The librdkafka that confluent-kafka's extension loaded, or None if it cannot be told."""
+    import confluent_kafka.cimpl  # noqa: F401  (loads it)
+
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.rstrip().rpartition(" ")[2]
+                if "/librdkafka" in path and ".so" in path:
+                    return path
+    except OSError:  # no /proc (macOS): the wheel's own copy, if it ships one
+        pass
+    package = os.path.dirname(os.path.dirname(confluent_kafka.cimpl.__file__))
+    found = sorted(glob.glob(os.path.join(package, "confluent_kafka*libs", "librdkafka*")))
+    return found[0] if found else None
+
+
+def settings_as_text(settings: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """librdkafka's string form of every setting; None if one is a Python callback."""
+    pairs = []
+    for name, value in settings.items():
+        if callable(value) or not isinstance(value, (str, int, float, bool)):
+            return None
+        pairs.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
+    return pairs
+
+
+def enabled() -> bool:
+    return native.available() and os.environ.get("SUPERHERO_NATIVE_KAFKA", "1") != "0"
+
+
+class NativeSource:
+    """A batch source (see consume.ClientSource) reading with the native module."""
+
+    def __init__(self, library: str, settings: list[tuple[str, str]]) -> None:
+        quiet = not os.environ.get("KAFKA_CLIENT_LOG_LEVEL")
+        try:
+            self._reader = native.kafka_reader(library, settings, quiet)
+        except (ValueError, RuntimeError) as exc:
+            raise ConsumeError(f"{exc}. Check the Kafka settings (KafkaResource).") from exc
+
+    def learn_topics(self, topics: Sequence[str]) -> None:
+        self._reader.learn_topics(list(topics), int(LEARN_TIMEOUT_S * 1000))
+
+    def assign(self, topic: str, partition: int, offset: int) -> None:
+        self._reader.assign(topic, partition, offset)
+
+    def position(self, topic: str, partition: int) -> int:
+        return self._reader.position(topic, partition)
+
+    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
+        """Up to want messages (waiting at most 1 s), none past offset last."""
+        out = self._reader.read(want, 1000, last)
+        if out["error"] is not None:
+            code, description, detail = out["error"]
+            raise ConsumeError(f"{topic}[{partition}]: {description}: {detail}")
+        n = out["rows"]
+        return to_arrow(out, topic, partition) if n else None
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def to_arrow(out: dict, topic: str, partition: int) -> pa.Table:
+    """The reader's buffers as a raw_messages table, without copying them."""
+    n = out["rows"]
+    validity, offsets, data = map(pa.py_buffer, out["value"])
+    values = pa.Array.from_buffers(
+        pa.binary(), n, [validity if out["value_nulls"] else None, offsets, data]
+    )
+    if out["key"] is None:
+        keys = pa.nulls(n, pa.binary())
+    else:
+        keys = pa.Array.from_buffers(pa.binary(), n, list(map(pa.py_buffer, out["key"])))
+    if out["headers"]:
+        rows: list[list[dict]] = [[] for _ in range(n)]
+        for row, pairs in out["headers"]:
+            rows[row] = [{"key": _header_name(k), "value": v} for k, v in pairs]
+        headers = pa.array(rows, _HEADERS)
+    else:
+        headers = empty_headers(n)
+    return pa.Table.from_arrays(
+        [
+            *chunk_columns(topic, partition, n),
+            pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(out["offset"])]),
+            pa.Array.from_buffers(contract.TS_MS, n, [None, pa.py_buffer(out["timestamp"])]),
+            pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(out["timestamp_type"])]),
+            keys,
+            headers,
+            values,
+        ],
+        schema=contract.RAW_MESSAGES,
+    )
+
+
+def _header_name(name: bytes) -> str:
+    try:
+        return name.decode()
+    except UnicodeDecodeError as exc:
+        raise ConsumeError(f"a header name is not UTF-8: {name!r}") from exc
