@@ -1,9 +1,10 @@
 """to_arrow: the client's message objects become the raw_messages columns, exactly."""
 
+import pytest
 from confluent_kafka import Message
 
 from superhero_assets.core import contract
-from superhero_assets.core.consume import to_arrow
+from superhero_assets.core.client_source import to_arrow
 
 
 def message(offset, value, key=None, headers=None, ts=(1, 1693562587512)):
@@ -41,3 +42,61 @@ def test_a_tombstone_keys_and_headers_are_kept():
 def test_an_empty_batch():
     table = to_arrow([], "t", 2)
     assert table.num_rows == 0 and table.schema.equals(contract.RAW_MESSAGES)
+
+
+def test_the_native_readers_buffers_become_the_same_columns():
+    """kafka_native.to_arrow on buffers laid out as the native reader returns them."""
+    import numpy as np
+
+    from superhero_assets.core import kafka_native
+
+    values = [b'{"a": 1}', None, b""]
+    out = {
+        "rows": 3,
+        "offset": np.array([10, 11, 12], dtype=np.int64).tobytes(),
+        "timestamp": np.array([1000, 1001, 1002], dtype=np.int64).tobytes(),
+        "timestamp_type": np.array([1, 2, 1], dtype=np.int8).tobytes(),
+        "value": (bytes([0b101]), np.array([0, 8, 8, 8], dtype=np.int32).tobytes(), values[0]),
+        "value_nulls": 1,
+        "key": (bytes([0b010]), np.array([0, 0, 1, 1], dtype=np.int32).tobytes(), b"k"),
+        "headers": [(2, [(b"h", b"1"), (b"n", None)])],
+    }
+    table = kafka_native.to_arrow(out, "t", 2)
+    table.validate(full=True)
+    expected = to_arrow(
+        [
+            message(10, values[0], ts=(1, 1000)),
+            message(11, None, key=b"k", ts=(2, 1001)),
+            message(12, b"", headers=[("h", b"1"), ("n", None)], ts=(1, 1002)),
+        ],
+        "t",
+        2,
+    )
+    assert table.equals(expected), (table.to_pylist(), expected.to_pylist())
+
+
+def test_settings_go_to_librdkafka_as_text_and_callbacks_do_not():
+    from superhero_assets.core import kafka_native
+
+    settings = {"a": True, "b": False, "c": 10, "d": 1.5, "e": "x"}
+    assert kafka_native.settings_as_text(settings) == [
+        ("a", "true"),
+        ("b", "false"),
+        ("c", "10"),
+        ("d", "1.5"),
+        ("e", "x"),
+    ]
+    assert kafka_native.settings_as_text({"logger": print}) is None
+    assert kafka_native.settings_as_text({"sasl.password": None}) is None
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_constant_columns_and_empty_headers(n):
+    from superhero_assets.core.raw_batch import chunk_columns, empty_headers
+
+    topics, partitions = chunk_columns("lib.server.game", 3, n)
+    for column in (topics, partitions, empty_headers(n)):
+        column.validate(full=True)
+    assert topics.to_pylist() == ["lib.server.game"] * n
+    assert partitions.to_pylist() == [3] * n
+    assert empty_headers(n).to_pylist() == [[]] * n

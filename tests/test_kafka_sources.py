@@ -16,8 +16,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from superhero_assets.core import contract, kafka_native, native
+from superhero_assets.core.client_source import ClientSource
 from superhero_assets.core.consume import (
-    ClientSource,
     ConsumeError,
     consumer_settings,
     make_consumer,
@@ -115,11 +115,21 @@ def test_the_native_reader_gives_the_same_table(topic):
         assert mine.equals(theirs), (mine.to_pylist(), theirs.to_pylist())
 
 
-@needs_native
-def test_the_native_reader_stops_at_the_chunk_end_mid_batch(topic):
+@pytest.mark.parametrize("make", [_client, pytest.param(_native, marks=needs_native)])
+def test_one_source_reads_consecutive_chunks_of_a_partition_exactly_once(topic, make):
+    """As land_raw does: one source, chunk after chunk, each ending mid-batch or on a marker
+    (a chunk's last read can take messages past its end: the next one must not lose them)."""
     bootstrap, name = topic
-    tables, _ = _read(_native(bootstrap), Chunk(name, 0, 1, 7))
-    assert [o for t in tables for o in t["offset"].to_pylist()] == [1, 2, 3, 6, 7]
+    source = make(bootstrap)
+    offsets = []
+    try:
+        for first, last in [(0, 1), (2, 4), (5, 5), (6, 8), (9, 11)]:
+            chunk = Chunk(name, 0, first, last)
+            for table in read_chunk(source, chunk, batch_messages=4, stall_timeout_s=5):
+                offsets += table["offset"].to_pylist()
+    finally:
+        source.close()
+    assert offsets == [0, 1, 2, 3, 6, 7, 8, 9, 10]
 
 
 @pytest.mark.parametrize("make", [_client, pytest.param(_native, marks=needs_native)])

@@ -9,10 +9,11 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyImportError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyBytes, PyDict};
+use std::sync::MutexGuard;
 
 use crate::columns::Text;
 use crate::{as_bytes, text};
@@ -103,7 +104,7 @@ impl Api {
         // Safety: dlopen of a shared library; librdkafka has no load-time side effects.
         let lib = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
         if lib.is_null() {
-            return Err(PyRuntimeError::new_err(format!(
+            return Err(PyImportError::new_err(format!(
                 "cannot load librdkafka from {path}"
             )));
         }
@@ -113,7 +114,7 @@ impl Api {
                 // Safety: the symbol's C signature is the one declared in `Api` (rdkafka.h).
                 let found = unsafe { libc::dlsym(lib, name.as_ptr()) };
                 if found.is_null() {
-                    return Err(PyRuntimeError::new_err(format!("{path} has no {}", $name)));
+                    return Err(PyImportError::new_err(format!("{path} has no {}", $name)));
                 }
                 unsafe { as_function(found) }
             }};
@@ -181,6 +182,10 @@ struct Client {
 }
 unsafe impl Send for Client {}
 
+/// A librdkafka handle carried into code that runs without the GIL.
+struct SendHandle(Handle);
+unsafe impl Send for SendHandle {}
+
 impl Client {
     fn free(self, api: &Api) {
         // Safety: self is consumed, so nothing can use the handles afterwards.
@@ -209,6 +214,8 @@ struct Batch {
     /// The first error the client delivered: (code, description, detail).
     error: Option<(i32, String, String)>,
     past_last: usize,
+    /// The batch's value (or key) bytes when over 2 GiB: nothing else is read then.
+    too_big: Option<usize>,
 }
 
 impl Batch {
@@ -239,6 +246,7 @@ impl Batch {
         out.set_item("headers", headers.collect::<Vec<_>>())?;
         out.set_item("error", &self.error)?;
         out.set_item("past_last", self.past_last)?;
+        out.set_item("too_big", self.too_big)?;
         Ok(out)
     }
 }
@@ -251,28 +259,39 @@ pub struct KafkaReader {
 }
 
 impl KafkaReader {
-    /// Calls f with the client, locked without holding the GIL while waiting (a thread
-    /// inside `read` needs the GIL back before it can unlock).
-    fn with_client<T>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&Api, &Client) -> PyResult<T>,
-    ) -> PyResult<T> {
-        let guard = self.client.lock_py_attached(py).unwrap();
-        match guard.as_ref() {
-            Some(client) => f(&self.api, client),
-            None => Err(PyRuntimeError::new_err("the Kafka reader is closed")),
-        }
+    /// The client, locked without holding the GIL while waiting (a thread inside `read`
+    /// needs the GIL back before it can unlock).
+    fn lock(&self, py: Python<'_>) -> PyResult<MutexGuard<'_, Option<Client>>> {
+        self.client
+            .lock_py_attached(py)
+            .map_err(|_| PyRuntimeError::new_err("the Kafka reader failed in another thread"))
     }
 
-    fn partition_list(api: &Api, topic: &str, partition: i32) -> PyResult<*mut PartitionList> {
-        let topic = CString::new(topic)?;
-        // Safety: list_add copies the topic name; the returned element lives in the list.
-        unsafe {
-            let list = (api.list_new)(1);
-            (api.list_add)(list, topic.as_ptr(), partition);
-            Ok(list)
-        }
+    /// Calls f with the client's handles, without the GIL.
+    fn with_client<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(Api, Handle) -> PyResult<T> + Send,
+    ) -> PyResult<T> {
+        let guard = self.lock(py)?;
+        let Some(client) = guard.as_ref() else {
+            return Err(PyRuntimeError::new_err("the Kafka reader is closed"));
+        };
+        let (api, rk) = (self.api, SendHandle(client.rk));
+        py.detach(move || {
+            let rk = rk;
+            f(api, rk.0)
+        })
+    }
+}
+
+/// A one-partition list; the caller frees it with list_destroy.
+fn partition_list(api: &Api, topic: &CStr, partition: i32) -> *mut PartitionList {
+    // Safety: list_add copies the topic name; the returned element lives in the list.
+    unsafe {
+        let list = (api.list_new)(1);
+        (api.list_add)(list, topic.as_ptr(), partition);
+        list
     }
 }
 
@@ -283,14 +302,22 @@ impl KafkaReader {
     #[new]
     fn new(library: &str, settings: Vec<(String, String)>, quiet_log: bool) -> PyResult<Self> {
         let api = Api::load(library)?;
+        let settings = settings
+            .iter()
+            .map(|(name, value)| {
+                Ok((
+                    name,
+                    CString::new(name.as_str())?,
+                    CString::new(value.as_str())?,
+                ))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
         let mut errstr = [0u8; 512];
         // Safety: calls as documented in rdkafka.h; conf is freed on every error path and
         // owned by the client once rd_kafka_new succeeds.
         unsafe {
             let conf = (api.conf_new)();
-            for (name, value) in &settings {
-                let (c_name, c_value) =
-                    (CString::new(name.as_str())?, CString::new(value.as_str())?);
+            for (name, c_name, c_value) in &settings {
                 let res = (api.conf_set)(
                     conf,
                     c_name.as_ptr(),
@@ -317,8 +344,18 @@ impl KafkaReader {
                     c_text(&errstr)
                 )));
             }
-            (api.poll_set_consumer)(rk);
+            let err = (api.poll_set_consumer)(rk);
             let queue = (api.queue_get_consumer)(rk);
+            if err != 0 || queue.is_null() {
+                if !queue.is_null() {
+                    (api.queue_destroy)(queue);
+                }
+                (api.destroy)(rk);
+                return Err(PyValueError::new_err(format!(
+                    "no consumer queue (is group.id set?): {}",
+                    api.describe(err)
+                )));
+            }
             Ok(KafkaReader {
                 api,
                 client: std::sync::Mutex::new(Some(Client { rk, queue })),
@@ -334,37 +371,39 @@ impl KafkaReader {
             .iter()
             .map(|t| CString::new(t.as_str()))
             .collect::<Result<Vec<_>, _>>()?;
-        self.with_client(py, |api, client| {
-            let (api, rk) = (*api, client.rk as usize);
-            py.detach(move || {
-                for name in &names {
-                    // Safety: a topic handle and a metadata result, each freed right after.
-                    unsafe {
-                        let rkt =
-                            (api.topic_new)(rk as Handle, name.as_ptr(), std::ptr::null_mut());
-                        if rkt.is_null() {
-                            continue;
-                        }
-                        let mut metadata: Handle = std::ptr::null_mut();
-                        if (api.metadata)(rk as Handle, 0, rkt, &mut metadata, timeout_ms) == 0 {
-                            (api.metadata_destroy)(metadata);
-                        }
-                        (api.topic_destroy)(rkt);
+        self.with_client(py, move |api, rk| {
+            for name in &names {
+                // Safety: a topic handle and a metadata result, each freed right after.
+                let answered = unsafe {
+                    let rkt = (api.topic_new)(rk, name.as_ptr(), std::ptr::null_mut());
+                    if rkt.is_null() {
+                        break;
                     }
+                    let mut metadata: Handle = std::ptr::null_mut();
+                    let err = (api.metadata)(rk, 0, rkt, &mut metadata, timeout_ms);
+                    if err == 0 {
+                        (api.metadata_destroy)(metadata);
+                    }
+                    (api.topic_destroy)(rkt);
+                    err == 0
+                };
+                if !answered {
+                    break; // the broker is away: no use waiting again for the next topic
                 }
-            });
+            }
             Ok(())
         })
     }
 
     /// Read `topic`[`partition`] from `offset` on (replacing any earlier assignment).
     fn assign(&self, py: Python<'_>, topic: &str, partition: i32, offset: i64) -> PyResult<()> {
-        self.with_client(py, |api, client| {
-            let list = Self::partition_list(api, topic, partition)?;
+        let topic = CString::new(topic)?;
+        self.with_client(py, move |api, rk| {
+            let list = partition_list(&api, &topic, partition);
             // Safety: the list holds one element, set before the call and freed after it.
             let err = unsafe {
                 (*(*list).elems).offset = offset;
-                let err = (api.assign)(client.rk, list);
+                let err = (api.assign)(rk, list);
                 (api.list_destroy)(list);
                 err
             };
@@ -380,11 +419,12 @@ impl KafkaReader {
 
     /// The offset the consumer will read next in `topic`[`partition`] (negative: none yet).
     fn position(&self, py: Python<'_>, topic: &str, partition: i32) -> PyResult<i64> {
-        self.with_client(py, |api, client| {
-            let list = Self::partition_list(api, topic, partition)?;
+        let topic = CString::new(topic)?;
+        self.with_client(py, move |api, rk| {
+            let list = partition_list(&api, &topic, partition);
             // Safety: as in `assign`; the element's offset and err are filled in by the call.
             let (err, offset) = unsafe {
-                let err = (api.position)(client.rk, list);
+                let err = (api.position)(rk, list);
                 let element = &*(*list).elems;
                 let found = (if err == 0 { element.err } else { err }, element.offset);
                 (api.list_destroy)(list);
@@ -409,7 +449,7 @@ impl KafkaReader {
         timeout_ms: i32,
         last: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let guard = self.client.lock_py_attached(py).unwrap();
+        let guard = self.lock(py)?;
         let Some(client) = guard.as_ref() else {
             return Err(PyRuntimeError::new_err("the Kafka reader is closed"));
         };
@@ -442,8 +482,15 @@ impl KafkaReader {
                         "consume failed: the queue was destroyed",
                     ));
                 }
+                let fresh = &messages[got..got + n as usize];
                 got += n as usize;
-                if left == 0 {
+                // Nothing more to wait for: the time is up, an error came, or the chunk's
+                // last offset was reached (what follows would be dropped anyway).
+                // Safety: every pointer in `fresh` is a live message.
+                let ends = fresh
+                    .iter()
+                    .any(|&m| unsafe { (*m).err != 0 || (*m).offset >= last });
+                if left == 0 || ends {
                     break;
                 }
             }
@@ -460,7 +507,7 @@ impl KafkaReader {
 
     /// Leave the group (there is none: explicit assignment) and free the client.
     fn close(&self, py: Python<'_>) {
-        let client = self.client.lock_py_attached(py).unwrap().take();
+        let client = self.lock(py).ok().and_then(|mut guard| guard.take());
         if let Some(client) = client {
             let api = self.api;
             // Safety: the client is taken out of the reader, so nothing uses it afterwards.
@@ -469,9 +516,27 @@ impl KafkaReader {
     }
 }
 
+impl Drop for KafkaReader {
+    /// A reader dropped without close() still frees its client (and its threads).
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().ok().and_then(Option::take) {
+            client.free(&self.api);
+        }
+    }
+}
+
 /// The messages' columns. Safety: every pointer is a live message from consume_batch_queue.
 unsafe fn collect(api: &Api, messages: &[*mut Message], last: i64) -> Batch {
-    let bytes: usize = messages.iter().map(|&m| (*m).len).sum();
+    let kept = |m: &Message| m.err == 0 && m.offset <= last;
+    let kept_bytes = |size: fn(&Message) -> usize| -> usize {
+        messages
+            .iter()
+            .map(|&m| &*m)
+            .filter(|m| kept(m))
+            .map(size)
+            .sum()
+    };
+    let (bytes, key_bytes) = (kept_bytes(|m| m.len), kept_bytes(|m| m.key_len));
     let n = messages.len();
     let mut batch = Batch {
         offsets: Vec::with_capacity(n),
@@ -484,7 +549,13 @@ unsafe fn collect(api: &Api, messages: &[*mut Message], last: i64) -> Batch {
         headers: Vec::new(),
         error: None,
         past_last: 0,
+        too_big: None,
     };
+    if bytes.max(key_bytes) > i32::MAX as usize {
+        // Arrow's binary offsets are int32: refuse rather than wrap them.
+        batch.too_big = Some(bytes.max(key_bytes));
+        return batch;
+    }
     for &pointer in messages {
         let m = &*pointer;
         if m.err != 0 {

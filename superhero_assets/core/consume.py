@@ -6,20 +6,15 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from itertools import chain
+from typing import Protocol
 
-import numpy as np
 import pyarrow as pa
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from superhero_assets.core import contract
+from superhero_assets.core import kafka_native
+from superhero_assets.core.client_source import ClientSource
 from superhero_assets.core.plan import Chunk
-
-LEARN_TIMEOUT_S = 5.0
-
-
-class ConsumeError(RuntimeError):
-    """Kafka stopped serving the planned offsets; the message says what was missing."""
+from superhero_assets.core.raw_batch import ConsumeError
 
 
 def client_logger() -> logging.Logger:
@@ -59,20 +54,20 @@ def make_consumer(client_config: dict) -> Consumer:
     return Consumer({"logger": client_logger(), **consumer_settings(client_config)})
 
 
-def make_source(client_config: dict, topics: Sequence[str] = ()) -> ClientSource:
+def make_source(client_config: dict, topics: Sequence[str] = ()) -> BatchSource:
     """What land_raw reads chunks with: the native reader when it can, else confluent-kafka.
 
     topics are looked up first: the first partition read of a topic the client has not
     seen could otherwise wait up to a second for its messages.
     """
-    from superhero_assets.core import kafka_native
-
     settings = kafka_native.settings_as_text(consumer_settings(client_config))
-    library = kafka_native.library_path() if kafka_native.enabled() and settings else None
-    if library is None:
-        source = ClientSource(make_consumer(client_config))
-    else:
-        source = kafka_native.NativeSource(library, settings)
+    source: BatchSource | None = None
+    if kafka_native.enabled() and settings:
+        try:
+            source = kafka_native.NativeSource(kafka_native.library_path(), settings)
+        except ImportError as exc:
+            logging.getLogger(__name__).warning("reading with confluent-kafka instead: %s", exc)
+    source = source or ClientSource(make_consumer(client_config))
     source.learn_topics(topics)
     return source
 
@@ -96,44 +91,18 @@ def watermarks(
     }
 
 
-class ClientSource:
-    """Batches from confluent-kafka's consumer; kafka_native.NativeSource does the same."""
+class BatchSource(Protocol):
+    """Reads one assigned partition at a time as raw_messages tables (see read_chunk)."""
 
-    def __init__(self, consumer: Consumer) -> None:
-        self.consumer = consumer
-
-    def learn_topics(self, topics: Sequence[str]) -> None:
-        """Best effort (see make_source): a failure shows again when the topic is read."""
-        for topic in topics:
-            try:
-                self.consumer.list_topics(topic, timeout=LEARN_TIMEOUT_S)
-            except KafkaException:
-                return
-
-    def assign(self, topic: str, partition: int, offset: int) -> None:
-        self.consumer.assign([TopicPartition(topic, partition, offset)])
-
-    def position(self, topic: str, partition: int) -> int:
-        (pos,) = self.consumer.position([TopicPartition(topic, partition)])
-        return pos.offset
-
-    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
-        """Up to want messages (waiting at most 1 s), none past offset last."""
-        batch = self.consumer.consume(num_messages=want, timeout=1.0)
-        if batch:
-            if any(map(Message.error, batch)):
-                error = next(m.error() for m in batch if m.error())
-                raise ConsumeError(f"{topic}[{partition}]: {error}")
-            if batch[-1].offset() > last:
-                batch = [m for m in batch if m.offset() <= last]
-        return to_arrow(batch, topic, partition) if batch else None
-
-    def close(self) -> None:
-        self.consumer.close()
+    def learn_topics(self, topics: Sequence[str]) -> None: ...
+    def assign(self, topic: str, partition: int, offset: int) -> None: ...
+    def position(self, topic: str, partition: int) -> int: ...
+    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None: ...
+    def close(self) -> None: ...
 
 
 def read_chunk(
-    source: ClientSource, chunk: Chunk, batch_messages: int = 16_000, stall_timeout_s: float = 60.0
+    source: BatchSource, chunk: Chunk, batch_messages: int = 16_000, stall_timeout_s: float = 60.0
 ) -> Iterator[pa.Table]:
     """Yield the chunk's messages as raw Arrow tables of at most batch_messages rows each."""
     topic, partition = chunk.topic, chunk.partition
@@ -151,6 +120,8 @@ def read_chunk(
                 continue
             # Offsets that hold no message (transaction markers, compaction) still advance
             # the consumer's position, so the position, not the last message, ends the chunk.
+            # It is read only after a read that found nothing (up to 1 s after the assign):
+            # right after an assign it can still show the previous chunk's position.
             if source.position(topic, partition) > chunk.last:
                 break
             if time.monotonic() - idle_since > stall_timeout_s:
@@ -163,76 +134,3 @@ def read_chunk(
         raise
     except (KafkaException, RuntimeError) as exc:  # RuntimeError: the native reader's
         raise ConsumeError(f"Kafka error reading {chunk.stem}: {exc}") from exc
-
-
-_HEADERS = contract.RAW_MESSAGES.field("headers").type
-
-
-def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
-    """Columns straight from the client's message objects; no parsing happens here.
-
-    One C-level pass per attribute (map over the method), no Python loop per message;
-    keys and headers, almost always absent, cost nothing when they are.
-    """
-    n = len(messages)
-    # (type, timestamp) pairs flattened into one int64 array: kinds at even, stamps at odd.
-    pairs = chain.from_iterable(map(Message.timestamp, messages))
-    kinds_stamps = np.fromiter(pairs, dtype=np.int64, count=2 * n).reshape(n, 2)
-    keys = list(map(Message.key, messages))
-    headers = list(map(Message.headers, messages))
-    return pa.Table.from_arrays(
-        [
-            *chunk_columns(topic, partition, n),
-            pa.array(list(map(Message.offset, messages)), pa.int64()),
-            pa.array(kinds_stamps[:, 1]).cast(contract.TS_MS),
-            pa.array(kinds_stamps[:, 0]).cast(pa.int8()),
-            pa.nulls(n, pa.binary()) if keys.count(None) == n else pa.array(keys, pa.binary()),
-            empty_headers(n)
-            if headers.count(None) == n
-            else pa.array(
-                [[{"key": k, "value": v} for k, v in h] if h else [] for h in headers], _HEADERS
-            ),
-            _binary(list(map(Message.value, messages))),
-        ],
-        schema=contract.RAW_MESSAGES,
-    )
-
-
-def _binary(values: list[bytes | None]) -> pa.Array:
-    """A binary array built from one joined buffer: a single allocation, no regrowing."""
-    if None in values:  # a tombstone: let Arrow build the validity bitmap
-        return pa.array(values, pa.binary())
-    offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
-    if offsets[-1] > np.iinfo(np.int32).max:
-        return pa.array(values, pa.binary())  # over 2 GiB: more than one batch should ever hold
-    data = pa.py_buffer(b"".join(values))
-    return pa.Array.from_buffers(
-        pa.binary(), len(values), [None, pa.py_buffer(offsets.astype(np.int32)), data]
-    )
-
-
-def chunk_columns(topic: str, partition: int, n: int) -> tuple[pa.Array, pa.Array]:
-    """The topic and partition columns, n rows, from numpy buffers: the first pa.array() or
-    pa.repeat() call in a process imports pandas (0.2 s) and would stall the reading thread."""
-    name = topic.encode()
-    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(name))
-    topics = pa.Array.from_buffers(
-        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(name * n)]
-    )
-    partitions = np.full(n, partition, dtype=np.int32)
-    return topics, pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(partitions)])
-
-
-def empty_headers(n: int) -> pa.Array:
-    offsets = pa.Array.from_buffers(
-        pa.int32(), n + 1, [None, pa.py_buffer(np.zeros(n + 1, dtype=np.int32))]
-    )
-    no_pairs = pa.StructArray.from_arrays(
-        [_empty(pa.string()), _empty(pa.binary())], fields=list(_HEADERS.value_type)
-    )
-    return pa.ListArray.from_arrays(offsets, no_pairs, type=_HEADERS)
-
-
-def _empty(type_: pa.DataType) -> pa.Array:
-    return pa.Array.from_buffers(type_, 0, [None, pa.py_buffer(bytes(4)), pa.py_buffer(b"")])

@@ -8,7 +8,6 @@ SUPERHERO_NATIVE_KAFKA=0 (or SUPERHERO_NATIVE=0) keeps confluent-kafka's consume
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,31 +15,21 @@ from typing import Any
 import pyarrow as pa
 
 from superhero_assets.core import contract, native
-from superhero_assets.core.consume import (
+from superhero_assets.core.raw_batch import (
+    HEADERS,
     LEARN_TIMEOUT_S,
     ConsumeError,
     chunk_columns,
     empty_headers,
 )
 
-_HEADERS = contract.RAW_MESSAGES.field("headers").type
 
+def library_path() -> str:
+    """confluent-kafka's extension: looked up through it, the librdkafka symbols are exactly
+    those of the copy it loaded (the wheel's own, or the system's)."""
+    import confluent_kafka.cimpl
 
-def library_path() -> str | None:
-    """The librdkafka that confluent-kafka's extension loaded, or None if it cannot be told."""
-    import confluent_kafka.cimpl  # noqa: F401  (loads it)
-
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.rstrip().rpartition(" ")[2]
-                if "/librdkafka" in path and ".so" in path:
-                    return path
-    except OSError:  # no /proc (macOS): the wheel's own copy, if it ships one
-        pass
-    package = os.path.dirname(os.path.dirname(confluent_kafka.cimpl.__file__))
-    found = sorted(glob.glob(os.path.join(package, "confluent_kafka*libs", "librdkafka*")))
-    return found[0] if found else None
+    return confluent_kafka.cimpl.__file__
 
 
 def settings_as_text(settings: Mapping[str, Any]) -> list[tuple[str, str]] | None:
@@ -61,9 +50,12 @@ class NativeSource:
     """A batch source (see consume.ClientSource) reading with the native module."""
 
     def __init__(self, library: str, settings: list[tuple[str, str]]) -> None:
-        quiet = not os.environ.get("KAFKA_CLIENT_LOG_LEVEL")
+        """ImportError when librdkafka cannot be used from here (make_source falls back)."""
+        level = os.environ.get("KAFKA_CLIENT_LOG_LEVEL", "").strip().upper()
+        if level:  # librdkafka logs to stderr itself, at the syslog level named
+            settings = [*settings, ("log_level", str(_SYSLOG_LEVELS.get(level, 6)))]
         try:
-            self._reader = native.kafka_reader(library, settings, quiet)
+            self._reader = native.kafka_reader(library, settings, quiet=not level)
         except (ValueError, RuntimeError) as exc:
             raise ConsumeError(f"{exc}. Check the Kafka settings (KafkaResource).") from exc
 
@@ -79,6 +71,11 @@ class NativeSource:
     def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
         """Up to want messages (waiting at most 1 s), none past offset last."""
         out = self._reader.read(want, 1000, last)
+        if out["too_big"] is not None:
+            raise ConsumeError(
+                f"{topic}[{partition}]: a batch of {want} messages holds {out['too_big']:,} "
+                "bytes, over Arrow's 2 GiB per array; lower batch_messages (LoaderConfig)."
+            )
         if out["error"] is not None:
             code, description, detail = out["error"]
             raise ConsumeError(f"{topic}[{partition}]: {description}: {detail}")
@@ -87,6 +84,9 @@ class NativeSource:
 
     def close(self) -> None:
         self._reader.close()
+
+
+_SYSLOG_LEVELS = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "WARN": 4, "ERROR": 3, "CRITICAL": 2}
 
 
 def to_arrow(out: dict, topic: str, partition: int) -> pa.Table:
@@ -104,7 +104,7 @@ def to_arrow(out: dict, topic: str, partition: int) -> pa.Table:
         rows: list[list[dict]] = [[] for _ in range(n)]
         for row, pairs in out["headers"]:
             rows[row] = [{"key": _header_name(k), "value": v} for k, v in pairs]
-        headers = pa.array(rows, _HEADERS)
+        headers = pa.array(rows, HEADERS)
     else:
         headers = empty_headers(n)
     return pa.Table.from_arrays(
