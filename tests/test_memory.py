@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import pyarrow as pa
 from superhero_assets.core.memory import return_freed_memory
@@ -17,3 +19,32 @@ def test_arrow_allocates_from_jemalloc_after_the_first_call():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True)
     before, after = out.stdout.split()
     assert before != "jemalloc" and after == "jemalloc"
+
+
+GLIBC_SCRIPT = """
+import ctypes
+from superhero_assets.core.memory import return_freed_memory
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = MallInfo2
+return_freed_memory()
+size = 8 * 1024 * 1024
+libc.free(libc.malloc(size))  # glibc's own threshold would rise to 8 MiB here
+buffer = libc.malloc(size)
+print(libc.mallinfo2().hblkhd >= size)  # ... and this one would come from the heap
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
+def test_big_buffers_are_mapped_on_their_own_so_freeing_them_returns_them():
+    out = subprocess.run(
+        [sys.executable, "-c", GLIBC_SCRIPT], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True"]

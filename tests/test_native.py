@@ -159,3 +159,20 @@ def test_the_native_functions_refuse_buffers_they_cannot_read_safely():
         superhero_native.crc32_hex(offsets, memoryview(b"1234"), 0, 1)  # past the data
     empty = pa.Array.from_buffers(pa.binary(), 0, [None, pa.py_buffer(b""), pa.py_buffer(b"")])
     assert crc32_hex(empty).to_pylist() == []
+
+
+def test_bytes_lent_without_a_copy_stay_read_only_and_alive():
+    import ctypes
+    import gc
+
+    import superhero_native
+
+    owned = superhero_native.Owned(b"values")
+    arrow = pa.py_buffer(owned)
+    view = memoryview(owned)
+    assert view.readonly and bytes(view) == b"values" and len(owned) == 6
+    with pytest.raises((BufferError, TypeError)):
+        ctypes.c_char.from_buffer(owned)  # asks for a writable buffer
+    del owned, view
+    gc.collect()
+    assert arrow.to_pybytes() == b"values"  # Arrow's buffer keeps the bytes alive

@@ -1,5 +1,10 @@
 //! Arrow-layout column builders: plain buffers the Python side wraps without copying.
 
+use std::ffi::{c_int, c_void};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
 /// A validity bitmap, one bit per row, least significant bit first.
 #[derive(Default)]
 pub struct Validity(pub Vec<u8>, usize);
@@ -60,5 +65,58 @@ impl<T: Copy + Default> Fixed<T> {
     pub fn push(&mut self, value: Option<T>) {
         self.values.push(value.unwrap_or_default());
         self.validity.push(value.is_some());
+    }
+}
+
+/// Bytes built in Rust, lent to Python through the buffer protocol: `pa.py_buffer(owned)`
+/// wraps them without a copy and keeps this object, hence the bytes, alive.
+#[pyclass(frozen, module = "superhero_native")]
+pub struct Owned {
+    bytes: Vec<u8>,
+}
+
+impl Owned {
+    pub fn new(py: Python<'_>, bytes: Vec<u8>) -> PyResult<Bound<'_, Owned>> {
+        Bound::new(py, Owned { bytes })
+    }
+}
+
+#[pymethods]
+impl Owned {
+    /// A copy of `data` (the module itself builds them from its buffers).
+    #[new]
+    fn from_bytes(data: &[u8]) -> Owned {
+        Owned {
+            bytes: data.to_vec(),
+        }
+    }
+
+    /// Read-only, one-dimensional bytes, as `bytes` objects export them.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        let bytes = &slf.get().bytes;
+        // Safety: the view keeps a reference to slf (FillInfo takes one), so the frozen
+        // bytes outlive it; a request for a writable buffer is refused by FillInfo.
+        let filled = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                bytes.as_ptr() as *mut c_void,
+                bytes.len() as ffi::Py_ssize_t,
+                1,
+                flags,
+            )
+        };
+        if filled == -1 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        Ok(())
+    }
+
+    fn __len__(&self) -> usize {
+        self.bytes.len()
     }
 }

@@ -15,7 +15,7 @@ use pyo3::sync::MutexExt;
 use pyo3::types::{PyBytes, PyDict};
 use std::sync::MutexGuard;
 
-use crate::columns::Text;
+use crate::columns::{Owned, Text};
 use crate::{as_bytes, text};
 
 /// rd_kafka_message_t, as laid out in rdkafka.h (a stable, public struct).
@@ -219,7 +219,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn into_dict<'py>(mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         out.set_item("rows", self.offsets.len())?;
         out.set_item("offset", PyBytes::new(py, as_bytes(&self.offsets)))?;
@@ -228,7 +228,10 @@ impl Batch {
             "timestamp_type",
             PyBytes::new(py, as_bytes(&self.timestamp_types)),
         )?;
-        out.set_item("value", text(py, &self.values))?;
+        // The values, most of a batch's bytes, are handed over without a copy.
+        let values = std::mem::take(&mut self.values.data);
+        let (validity, offsets, _) = text(py, &self.values);
+        out.set_item("value", (validity, offsets, Owned::new(py, values)?))?;
         out.set_item("value_nulls", self.value_nulls)?;
         out.set_item("key", (self.key_rows > 0).then(|| text(py, &self.keys)))?;
         let headers = self.headers.iter().map(|(row, pairs)| {
@@ -502,7 +505,7 @@ impl KafkaReader {
             Ok(batch)
         })?;
         drop(guard);
-        batch.to_dict(py)
+        batch.into_dict(py)
     }
 
     /// Leave the group (there is none: explicit assignment) and free the client.

@@ -191,5 +191,6 @@ fn superhero_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(crc32_hex, m)?)?;
     m.add_class::<kafka::KafkaReader>()?;
+    m.add_class::<columns::Owned>()?;
     Ok(())
 }
