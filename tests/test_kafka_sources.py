@@ -130,6 +130,8 @@ def test_one_source_reads_consecutive_chunks_of_a_partition_exactly_once(topic, 
     finally:
         source.close()
     assert offsets == [0, 1, 2, 3, 6, 7, 8, 9, 10]
+    # (2, 4) went on from (0, 1); (5, 5) had to assign: the read for 4 took 6 past it
+    assert source.resume.assigns == 3
 
 
 @pytest.mark.parametrize("make", [_client, pytest.param(_native, marks=needs_native)])

@@ -14,6 +14,7 @@ from superhero_assets.core.raw_batch import (
     HEADERS,
     LEARN_TIMEOUT_S,
     ConsumeError,
+    Resume,
     chunk_columns,
     empty_headers,
 )
@@ -24,6 +25,7 @@ class ClientSource:
 
     def __init__(self, consumer: Consumer) -> None:
         self.consumer = consumer
+        self.resume = Resume()
 
     def learn_topics(self, topics: Sequence[str]) -> None:
         """Best effort (see make_source): a failure shows again when the topic is read."""
@@ -34,7 +36,8 @@ class ClientSource:
                 return
 
     def assign(self, topic: str, partition: int, offset: int) -> None:
-        self.consumer.assign([TopicPartition(topic, partition, offset)])
+        if self.resume.needs_assign(topic, partition, offset):
+            self.consumer.assign([TopicPartition(topic, partition, offset)])
 
     def position(self, topic: str, partition: int) -> int:
         (pos,) = self.consumer.position([TopicPartition(topic, partition)])
@@ -43,12 +46,16 @@ class ClientSource:
     def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
         """Up to want messages (waiting at most 1 s), none past offset last."""
         batch = self.consumer.consume(num_messages=want, timeout=1.0)
+        dropped = 0
         if batch:
             if any(map(Message.error, batch)):
+                self.resume.at = None
                 error = next(m.error() for m in batch if m.error())
                 raise ConsumeError(f"{topic}[{partition}]: {error}")
             if batch[-1].offset() > last:
-                batch = [m for m in batch if m.offset() <= last]
+                kept = [m for m in batch if m.offset() <= last]
+                dropped, batch = len(batch) - len(kept), kept
+        self.resume.read(topic, partition, batch[-1].offset() if batch else None, dropped)
         return to_arrow(batch, topic, partition) if batch else None
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from superhero_assets.core.raw_batch import (
     HEADERS,
     LEARN_TIMEOUT_S,
     ConsumeError,
+    Resume,
     chunk_columns,
     empty_headers,
 )
@@ -56,6 +57,7 @@ class NativeSource:
             settings = [*settings, ("log_level", str(_SYSLOG_LEVELS.get(level, 6)))]
         try:
             self._reader = native.kafka_reader(library, settings, quiet=not level)
+            self.resume = Resume()
         except (ValueError, RuntimeError) as exc:
             raise ConsumeError(f"{exc}. Check the Kafka settings (KafkaResource).") from exc
 
@@ -63,7 +65,8 @@ class NativeSource:
         self._reader.learn_topics(list(topics), int(LEARN_TIMEOUT_S * 1000))
 
     def assign(self, topic: str, partition: int, offset: int) -> None:
-        self._reader.assign(topic, partition, offset)
+        if self.resume.needs_assign(topic, partition, offset):
+            self._reader.assign(topic, partition, offset)
 
     def position(self, topic: str, partition: int) -> int:
         return self._reader.position(topic, partition)
@@ -71,6 +74,8 @@ class NativeSource:
     def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
         """Up to want messages (waiting at most 1 s), none past offset last."""
         out = self._reader.read(want, 1000, last)
+        if out["too_big"] is not None or out["error"] is not None:
+            self.resume.at = None  # consumed, not kept: a retry assigns again
         if out["too_big"] is not None:
             raise ConsumeError(
                 f"{topic}[{partition}]: a batch of {want} messages holds {out['too_big']:,} "
@@ -80,6 +85,8 @@ class NativeSource:
             code, description, detail = out["error"]
             raise ConsumeError(f"{topic}[{partition}]: {description}: {detail}")
         n = out["rows"]
+        last_kept = int.from_bytes(out["offset"][-8:], "little", signed=True) if n else None
+        self.resume.read(topic, partition, last_kept, out["past_last"])
         return to_arrow(out, topic, partition) if n else None
 
     def close(self) -> None:

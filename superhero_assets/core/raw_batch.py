@@ -16,6 +16,35 @@ class ConsumeError(RuntimeError):
     """Kafka stopped serving the planned offsets; the message says what was missing."""
 
 
+class Resume:
+    """Where a consumer goes on reading without a new assignment: (topic, partition, offset).
+
+    A chunk that starts where the last one ended, on the same partition, with nothing read
+    past that end, goes on from the consumer's read-ahead. A new assignment would drop it
+    and wait for a first fetch again (15-30 ms a chunk). Anything else assigns, so at worst
+    the consumer skips offsets that hold no message (transaction markers), never a record:
+    each record it hands over is either kept or, past a chunk's end, makes the next chunk
+    assign again.
+    """
+
+    def __init__(self) -> None:
+        self.at: tuple[str, int, int] | None = None
+        self.assigns = 0  # new assignments made (the others went on reading)
+
+    def needs_assign(self, topic: str, partition: int, offset: int) -> bool:
+        if self.at == (topic, partition, offset):
+            return False
+        self.at, self.assigns = (topic, partition, offset), self.assigns + 1
+        return True
+
+    def read(self, topic: str, partition: int, last_kept: int | None, dropped: int) -> None:
+        """After a read: the last offset it kept, and how many records past the end it dropped."""
+        if dropped:
+            self.at = None
+        elif last_kept is not None:
+            self.at = (topic, partition, last_kept + 1)
+
+
 def chunk_columns(topic: str, partition: int, n: int) -> tuple[pa.Array, pa.Array]:
     """The topic and partition columns, n rows, from numpy buffers: the first pa.array() or
     pa.repeat() call in a process imports pandas (0.2 s) and would stall the reading thread."""
