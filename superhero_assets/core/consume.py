@@ -104,7 +104,7 @@ class BatchSource(Protocol):
 
 
 def read_chunk(
-    source: BatchSource, chunk: Chunk, batch_messages: int = 16_000, stall_timeout_s: float = 60.0
+    source: BatchSource, chunk: Chunk, batch_messages: int = 10_000, stall_timeout_s: float = 60.0
 ) -> Iterator[pa.Table]:
     """Yield the chunk's messages as raw Arrow tables of at most batch_messages rows each."""
     topic, partition = chunk.topic, chunk.partition

@@ -37,10 +37,11 @@ _DERIVED = frozenset(contract.CHUNKED_TABLES)
 class LoaderConfig:
     topics: tuple[str, ...] = contract.SOURCE_TOPICS
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
-    # Messages per consume() call. 16k (~8 MB of values) keeps a run's peak RSS under
-    # 512 MB at 0.9x the speed of 50k; each batch is parsed and written while the next
-    # ones are read, so memory follows this, not the backlog.
-    batch_messages: int = 16_000
+    # Messages per read. Each batch is parsed and written while the next ones are read,
+    # so memory follows this, not the backlog. 10k (~5 MB of values): with the native
+    # reader as fast as 16k, and the 5M-message peak RSS 293-299 MB over three runs
+    # (16k: 325-357 MB, 50k: over 512 MB).
+    batch_messages: int = 10_000
     parse_threads: int = 2  # batches parsed at once
     # Parsed batches waiting for the writers, besides the one being read. Since reading
     # got fast, 2 let the reader run ahead at times: the 5M-message peak RSS varied

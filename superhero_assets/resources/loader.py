@@ -22,7 +22,7 @@ class BatchLoaderResource(dg.ConfigurableResource):
         default=list(contract.SOURCE_TOPICS), description="The topics to load (SUPERHERO_TOPICS)."
     )
     chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
-    batch_messages: int = Field(default=16_000, description="Messages per consume() call.")
+    batch_messages: int = Field(default=10_000, description="Messages per read from Kafka.")
     lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
     return_memory: bool = Field(
         default=True, description="Hand freed memory back to the OS (lower peak, ~10% slower)."
