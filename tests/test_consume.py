@@ -100,3 +100,41 @@ def test_constant_columns_and_empty_headers(n):
     assert topics.to_pylist() == ["lib.server.game"] * n
     assert partitions.to_pylist() == [3] * n
     assert empty_headers(n).to_pylist() == [[]] * n
+
+
+class _FlakyConsumer:
+    """A stand-in for confluent-kafka's consumer (unit test of the resume bookkeeping)."""
+
+    def __init__(self, fail_consume: int = 0) -> None:
+        self.assigned: list = []
+        self.fail_consume = fail_consume
+        self.next_offset = 0
+
+    def assign(self, partitions) -> None:
+        self.assigned.append(partitions[0].offset)
+        self.next_offset = partitions[0].offset
+
+    def consume(self, num_messages: int, timeout: float) -> list:
+        if self.fail_consume:
+            self.fail_consume -= 1
+            raise RuntimeError("broker went away")
+        batch = [message(self.next_offset + i, b"{}") for i in range(num_messages)]
+        self.next_offset += num_messages
+        return batch
+
+
+def test_a_source_goes_on_reading_only_after_reads_that_succeeded():
+    from superhero_assets.core.client_source import ClientSource
+
+    consumer = _FlakyConsumer(fail_consume=1)
+    source = ClientSource(consumer)
+    source.assign("t", 2, 0)
+    with pytest.raises(RuntimeError):
+        source.read("t", 2, 5, 9)  # consumed or not, nothing was kept: assign again
+    source.assign("t", 2, 0)
+    assert consumer.assigned == [0, 0]
+    assert source.read("t", 2, 5, 9)["offset"].to_pylist() == [0, 1, 2, 3, 4]
+    source.assign("t", 2, 5)  # where the last read ended: no new assignment
+    assert consumer.assigned == [0, 0]
+    source.assign("t", 2, 7)  # anywhere else: a new assignment
+    assert consumer.assigned == [0, 0, 7]

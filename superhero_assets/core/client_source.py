@@ -37,7 +37,9 @@ class ClientSource:
 
     def assign(self, topic: str, partition: int, offset: int) -> None:
         if self.resume.needs_assign(topic, partition, offset):
+            self.resume.at = None
             self.consumer.assign([TopicPartition(topic, partition, offset)])
+            self.resume.assigned(topic, partition, offset)
 
     def position(self, topic: str, partition: int) -> int:
         (pos,) = self.consumer.position([TopicPartition(topic, partition)])
@@ -45,18 +47,20 @@ class ClientSource:
 
     def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
         """Up to want messages (waiting at most 1 s), none past offset last."""
+        at, self.resume.at = self.resume.at, None  # restored only if the read succeeds
         batch = self.consumer.consume(num_messages=want, timeout=1.0)
         dropped = 0
         if batch:
             if any(map(Message.error, batch)):
-                self.resume.at = None
                 error = next(m.error() for m in batch if m.error())
                 raise ConsumeError(f"{topic}[{partition}]: {error}")
             if batch[-1].offset() > last:
                 kept = [m for m in batch if m.offset() <= last]
                 dropped, batch = len(batch) - len(kept), kept
+        table = to_arrow(batch, topic, partition) if batch else None
+        self.resume.at = at
         self.resume.read(topic, partition, batch[-1].offset() if batch else None, dropped)
-        return to_arrow(batch, topic, partition) if batch else None
+        return table
 
     def close(self) -> None:
         self.consumer.close()

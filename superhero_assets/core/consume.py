@@ -115,6 +115,11 @@ def read_chunk(
             want = min(batch_messages, chunk.last - position + 1)
             table = source.read(topic, partition, want, chunk.last)
             if table is not None:
+                if table["offset"][0].as_py() < position:  # never load an offset twice
+                    raise ConsumeError(
+                        f"{topic}[{partition}] went back to offset {table['offset'][0]} after "
+                        f"{position - 1}. The run can be retried: it will redo the same plan."
+                    )
                 position = table["offset"][-1].as_py() + 1
                 idle_since = time.monotonic()
                 yield table

@@ -66,16 +66,17 @@ class NativeSource:
 
     def assign(self, topic: str, partition: int, offset: int) -> None:
         if self.resume.needs_assign(topic, partition, offset):
+            self.resume.at = None
             self._reader.assign(topic, partition, offset)
+            self.resume.assigned(topic, partition, offset)
 
     def position(self, topic: str, partition: int) -> int:
         return self._reader.position(topic, partition)
 
     def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
         """Up to want messages (waiting at most 1 s), none past offset last."""
+        at, self.resume.at = self.resume.at, None  # restored only if the read succeeds
         out = self._reader.read(want, 1000, last)
-        if out["too_big"] is not None or out["error"] is not None:
-            self.resume.at = None  # consumed, not kept: a retry assigns again
         if out["too_big"] is not None:
             raise ConsumeError(
                 f"{topic}[{partition}]: a batch of {want} messages holds {out['too_big']:,} "
@@ -85,9 +86,11 @@ class NativeSource:
             code, description, detail = out["error"]
             raise ConsumeError(f"{topic}[{partition}]: {description}: {detail}")
         n = out["rows"]
+        table = to_arrow(out, topic, partition) if n else None
         last_kept = int.from_bytes(out["offset"][-8:], "little", signed=True) if n else None
+        self.resume.at = at
         self.resume.read(topic, partition, last_kept, out["past_last"])
-        return to_arrow(out, topic, partition) if n else None
+        return table
 
     def close(self) -> None:
         self._reader.close()

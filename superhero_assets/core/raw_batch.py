@@ -32,10 +32,11 @@ class Resume:
         self.assigns = 0  # new assignments made (the others went on reading)
 
     def needs_assign(self, topic: str, partition: int, offset: int) -> bool:
-        if self.at == (topic, partition, offset):
-            return False
+        return self.at != (topic, partition, offset)
+
+    def assigned(self, topic: str, partition: int, offset: int) -> None:
+        """After an assignment succeeded (until then, and after any failure, at is None)."""
         self.at, self.assigns = (topic, partition, offset), self.assigns + 1
-        return True
 
     def read(self, topic: str, partition: int, last_kept: int | None, dropped: int) -> None:
         """After a read: the last offset it kept, and how many records past the end it dropped."""
