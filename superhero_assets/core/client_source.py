@@ -11,59 +11,49 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from superhero_assets.core import contract
 from superhero_assets.core.raw_batch import (
-    HEADERS,
     LEARN_TIMEOUT_S,
+    BatchSource,
     ConsumeError,
-    Resume,
     chunk_columns,
-    empty_headers,
+    headers_column,
 )
 
 
-class ClientSource:
+class ClientSource(BatchSource):
     """Batches from confluent-kafka's consumer; kafka_native.NativeSource does the same."""
 
     def __init__(self, consumer: Consumer) -> None:
+        super().__init__()
         self.consumer = consumer
-        self.resume = Resume()
 
     def learn_topics(self, topics: Sequence[str]) -> None:
-        """Best effort (see make_source): a failure shows again when the topic is read."""
         for topic in topics:
             try:
                 self.consumer.list_topics(topic, timeout=LEARN_TIMEOUT_S)
             except KafkaException:
-                return
-
-    def assign(self, topic: str, partition: int, offset: int) -> None:
-        if self.resume.needs_assign(topic, partition, offset):
-            self.resume.at = None
-            self.consumer.assign([TopicPartition(topic, partition, offset)])
-            self.resume.assigned(topic, partition, offset)
+                return  # shows again, with its reason, when the topic is read
 
     def position(self, topic: str, partition: int) -> int:
         (pos,) = self.consumer.position([TopicPartition(topic, partition)])
         return pos.offset
 
-    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
-        """Up to want messages (waiting at most 1 s), none past offset last."""
-        at, self.resume.at = self.resume.at, None  # restored only if the read succeeds
-        batch = self.consumer.consume(num_messages=want, timeout=1.0)
-        dropped = 0
-        if batch:
-            if any(map(Message.error, batch)):
-                error = next(m.error() for m in batch if m.error())
-                raise ConsumeError(f"{topic}[{partition}]: {error}")
-            if batch[-1].offset() > last:
-                kept = [m for m in batch if m.offset() <= last]
-                dropped, batch = len(batch) - len(kept), kept
-        table = to_arrow(batch, topic, partition) if batch else None
-        self.resume.at = at
-        self.resume.read(topic, partition, batch[-1].offset() if batch else None, dropped)
-        return table
-
     def close(self) -> None:
         self.consumer.close()
+
+    def _assign(self, topic: str, partition: int, offset: int) -> None:
+        self.consumer.assign([TopicPartition(topic, partition, offset)])
+
+    def _read(
+        self, topic: str, partition: int, want: int, last: int
+    ) -> tuple[pa.Table | None, int]:
+        batch = self.consumer.consume(num_messages=want, timeout=1.0)
+        if not batch:
+            return None, 0
+        if any(map(Message.error, batch)):
+            error = next(m.error() for m in batch if m.error())
+            raise ConsumeError(f"{topic}[{partition}]: {error}")
+        kept = [m for m in batch if m.offset() <= last] if batch[-1].offset() > last else batch
+        return (to_arrow(kept, topic, partition) if kept else None), len(batch) - len(kept)
 
 
 def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
@@ -85,10 +75,8 @@ def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
             pa.array(kinds_stamps[:, 1]).cast(contract.TS_MS),
             pa.array(kinds_stamps[:, 0]).cast(pa.int8()),
             pa.nulls(n, pa.binary()) if keys.count(None) == n else pa.array(keys, pa.binary()),
-            empty_headers(n)
-            if headers.count(None) == n
-            else pa.array(
-                [[{"key": k, "value": v} for k, v in h] if h else [] for h in headers], HEADERS
+            headers_column(
+                n, [] if headers.count(None) == n else [(i, h) for i, h in enumerate(headers) if h]
             ),
             _binary(list(map(Message.value, messages))),
         ],

@@ -6,7 +6,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from typing import Protocol
 
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -14,7 +13,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from superhero_assets.core import kafka_native
 from superhero_assets.core.client_source import ClientSource
 from superhero_assets.core.plan import Chunk
-from superhero_assets.core.raw_batch import ConsumeError
+from superhero_assets.core.raw_batch import BatchSource, ConsumeError
 
 
 def client_logger() -> logging.Logger:
@@ -89,18 +88,6 @@ def watermarks(
         p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
         for p in sorted(meta.partitions)
     }
-
-
-class BatchSource(Protocol):
-    """Reads one assigned partition at a time as raw_messages tables (see read_chunk)."""
-
-    def learn_topics(self, topics: Sequence[str]) -> None: ...
-    def assign(self, topic: str, partition: int, offset: int) -> None:
-        """Read from offset on (or go on reading, if that is where the last read ended)."""
-
-    def position(self, topic: str, partition: int) -> int: ...
-    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None: ...
-    def close(self) -> None: ...
 
 
 def read_chunk(

@@ -16,12 +16,11 @@ import pyarrow as pa
 
 from superhero_assets.core import contract, native
 from superhero_assets.core.raw_batch import (
-    HEADERS,
     LEARN_TIMEOUT_S,
+    BatchSource,
     ConsumeError,
-    Resume,
     chunk_columns,
-    empty_headers,
+    headers_column,
 )
 
 
@@ -47,35 +46,35 @@ def enabled() -> bool:
     return native.available() and os.environ.get("SUPERHERO_NATIVE_KAFKA", "1") != "0"
 
 
-class NativeSource:
-    """A batch source (see consume.ClientSource) reading with the native module."""
+class NativeSource(BatchSource):
+    """A batch source (see raw_batch.BatchSource) reading with the native module."""
 
     def __init__(self, library: str, settings: list[tuple[str, str]]) -> None:
         """ImportError when librdkafka cannot be used from here (make_source falls back)."""
+        super().__init__()
         level = os.environ.get("KAFKA_CLIENT_LOG_LEVEL", "").strip().upper()
         if level:  # librdkafka logs to stderr itself, at the syslog level named
             settings = [*settings, ("log_level", str(_SYSLOG_LEVELS.get(level, 6)))]
         try:
             self._reader = native.kafka_reader(library, settings, quiet=not level)
-            self.resume = Resume()
         except (ValueError, RuntimeError) as exc:
             raise ConsumeError(f"{exc}. Check the Kafka settings (KafkaResource).") from exc
 
     def learn_topics(self, topics: Sequence[str]) -> None:
         self._reader.learn_topics(list(topics), int(LEARN_TIMEOUT_S * 1000))
 
-    def assign(self, topic: str, partition: int, offset: int) -> None:
-        if self.resume.needs_assign(topic, partition, offset):
-            self.resume.at = None
-            self._reader.assign(topic, partition, offset)
-            self.resume.assigned(topic, partition, offset)
-
     def position(self, topic: str, partition: int) -> int:
         return self._reader.position(topic, partition)
 
-    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
-        """Up to want messages (waiting at most 1 s), none past offset last."""
-        at, self.resume.at = self.resume.at, None  # restored only if the read succeeds
+    def close(self) -> None:
+        self._reader.close()
+
+    def _assign(self, topic: str, partition: int, offset: int) -> None:
+        self._reader.assign(topic, partition, offset)
+
+    def _read(
+        self, topic: str, partition: int, want: int, last: int
+    ) -> tuple[pa.Table | None, int]:
         out = self._reader.read(want, 1000, last)
         if out["too_big"] is not None:
             raise ConsumeError(
@@ -85,15 +84,8 @@ class NativeSource:
         if out["error"] is not None:
             code, description, detail = out["error"]
             raise ConsumeError(f"{topic}[{partition}]: {description}: {detail}")
-        n = out["rows"]
-        table = to_arrow(out, topic, partition) if n else None
-        last_kept = int.from_bytes(out["offset"][-8:], "little", signed=True) if n else None
-        self.resume.at = at
-        self.resume.read(topic, partition, last_kept, out["past_last"])
-        return table
-
-    def close(self) -> None:
-        self._reader.close()
+        table = to_arrow(out, topic, partition) if out["rows"] else None
+        return table, out["past_last"]
 
 
 _SYSLOG_LEVELS = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "WARN": 4, "ERROR": 3, "CRITICAL": 2}
@@ -110,13 +102,9 @@ def to_arrow(out: dict, topic: str, partition: int) -> pa.Table:
         keys = pa.nulls(n, pa.binary())
     else:
         keys = pa.Array.from_buffers(pa.binary(), n, list(map(pa.py_buffer, out["key"])))
-    if out["headers"]:
-        rows: list[list[dict]] = [[] for _ in range(n)]
-        for row, pairs in out["headers"]:
-            rows[row] = [{"key": _header_name(k), "value": v} for k, v in pairs]
-        headers = pa.array(rows, HEADERS)
-    else:
-        headers = empty_headers(n)
+    headers = headers_column(
+        n, [(row, [(_header_name(k), v) for k, v in pairs]) for row, pairs in out["headers"]]
+    )
     return pa.Table.from_arrays(
         [
             *chunk_columns(topic, partition, n),

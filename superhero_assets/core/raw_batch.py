@@ -1,6 +1,11 @@
-"""What both Kafka readers share: their error, and the columns every raw batch repeats."""
+"""What both Kafka readers share: their base class, their error, and the columns of a batch."""
 
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,34 +21,66 @@ class ConsumeError(RuntimeError):
     """Kafka stopped serving the planned offsets; the message says what was missing."""
 
 
+@dataclass
 class Resume:
-    """Where a consumer goes on reading without a new assignment: (topic, partition, offset).
+    """Where the consumer stands after the last read, and how many assignments it took."""
 
-    A chunk that starts where the last one ended, on the same partition, with nothing read
+    at: tuple[str, int, int] | None = None  # (topic, partition, next offset)
+    assigns: int = 0  # new assignments made (the others went on reading)
+
+
+class BatchSource(ABC):
+    """Reads one assigned partition at a time as raw_messages tables (see read_chunk).
+
+    A chunk that starts where the last read ended, on the same partition, with nothing read
     past that end, goes on from the consumer's read-ahead. A new assignment would drop it
     and wait for a first fetch again (15-30 ms a chunk). Anything else assigns, so at worst
     the consumer skips offsets that hold no message (transaction markers), never a record:
     each record it hands over is either kept or, past a chunk's end, makes the next chunk
-    assign again.
+    assign again. A failed assign or read leaves the next one to assign too.
     """
 
     def __init__(self) -> None:
-        self.at: tuple[str, int, int] | None = None
-        self.assigns = 0  # new assignments made (the others went on reading)
+        self.resume = Resume()
 
-    def needs_assign(self, topic: str, partition: int, offset: int) -> bool:
-        return self.at != (topic, partition, offset)
+    def assign(self, topic: str, partition: int, offset: int) -> None:
+        """Read from offset on (or go on reading, if that is where the last read ended)."""
+        if self.resume.at == (topic, partition, offset):
+            return
+        self.resume.at = None
+        self._assign(topic, partition, offset)
+        self.resume.at = (topic, partition, offset)
+        self.resume.assigns += 1
 
-    def assigned(self, topic: str, partition: int, offset: int) -> None:
-        """After an assignment succeeded (until then, and after any failure, at is None)."""
-        self.at, self.assigns = (topic, partition, offset), self.assigns + 1
+    def read(self, topic: str, partition: int, want: int, last: int) -> pa.Table | None:
+        """Up to want messages (waiting at most 1 s), none past offset last."""
+        at, self.resume.at = self.resume.at, None  # set again only if the read succeeds
+        table, dropped = self._read(topic, partition, want, last)
+        if table is None:
+            self.resume.at = None if dropped else at
+        elif not dropped:
+            self.resume.at = (topic, partition, table["offset"][-1].as_py() + 1)
+        return table
 
-    def read(self, topic: str, partition: int, last_kept: int | None, dropped: int) -> None:
-        """After a read: the last offset it kept, and how many records past the end it dropped."""
-        if dropped:
-            self.at = None
-        elif last_kept is not None:
-            self.at = (topic, partition, last_kept + 1)
+    @abstractmethod
+    def learn_topics(self, topics: Sequence[str]) -> None:
+        """Look the topics up before they are read; best effort."""
+
+    @abstractmethod
+    def position(self, topic: str, partition: int) -> int:
+        """The offset the consumer reads next (negative: not known yet)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def _assign(self, topic: str, partition: int, offset: int) -> None: ...
+
+    @abstractmethod
+    def _read(
+        self, topic: str, partition: int, want: int, last: int
+    ) -> tuple[pa.Table | None, int]:
+        """(the table of the kept messages or None, how many past last were dropped)."""
 
 
 def chunk_columns(topic: str, partition: int, n: int) -> tuple[pa.Array, pa.Array]:
@@ -56,6 +93,16 @@ def chunk_columns(topic: str, partition: int, n: int) -> tuple[pa.Array, pa.Arra
     )
     partitions = np.full(n, partition, dtype=np.int32)
     return topics, pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(partitions)])
+
+
+def headers_column(n: int, pairs_by_row: list[tuple[int, list[tuple[str, Any]]]]) -> pa.Array:
+    """The headers of n messages, from (row, [(name, value)]) of the few that have any."""
+    if not pairs_by_row:
+        return empty_headers(n)
+    rows: list[list[dict]] = [[] for _ in range(n)]
+    for row, pairs in pairs_by_row:
+        rows[row] = [{"key": name, "value": value} for name, value in pairs]
+    return pa.array(rows, HEADERS)
 
 
 def empty_headers(n: int) -> pa.Array:
