@@ -19,6 +19,16 @@ impl Validity {
         }
         self.1 += 1;
     }
+
+    /// Rows not valid (padding bits past the last row are 0, so only set bits count).
+    pub fn nulls(&self) -> usize {
+        self.1
+            - self
+                .0
+                .iter()
+                .map(|b| b.count_ones() as usize)
+                .sum::<usize>()
+    }
 }
 
 /// A utf8 column: int32 offsets, the bytes, and which rows are valid.
@@ -118,5 +128,21 @@ impl Owned {
 
     fn __len__(&self) -> usize {
         self.bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Validity;
+
+    #[test]
+    fn nulls_count_the_unset_bits_of_the_rows_only() {
+        for rows in [0usize, 1, 7, 8, 9, 17] {
+            let mut validity = Validity::default();
+            for i in 0..rows {
+                validity.push(i % 3 != 0);
+            }
+            assert_eq!(validity.nulls(), (0..rows).filter(|i| i % 3 == 0).count());
+        }
     }
 }

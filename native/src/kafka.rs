@@ -206,9 +206,7 @@ struct Batch {
     timestamps: Vec<i64>,
     timestamp_types: Vec<i8>,
     values: Text,
-    value_nulls: usize,
     keys: Text,
-    key_rows: usize,
     /// (row, [(name, value)]) of the rare messages that carry headers.
     headers: Vec<(usize, Vec<Header>)>,
     /// The first error the client delivered: (code, description, detail).
@@ -232,8 +230,9 @@ impl Batch {
         let values = std::mem::take(&mut self.values.data);
         let (validity, offsets, _) = text(py, &self.values);
         out.set_item("value", (validity, offsets, Owned::new(py, values)?))?;
-        out.set_item("value_nulls", self.value_nulls)?;
-        out.set_item("key", (self.key_rows > 0).then(|| text(py, &self.keys)))?;
+        out.set_item("value_nulls", self.values.validity.nulls())?;
+        let any_key = self.keys.validity.nulls() < self.offsets.len();
+        out.set_item("key", any_key.then(|| text(py, &self.keys)))?;
         let headers = self.headers.iter().map(|(row, pairs)| {
             let pairs: Vec<_> = pairs
                 .iter()
@@ -546,9 +545,7 @@ unsafe fn collect(api: &Api, messages: &[*mut Message], last: i64) -> Batch {
         timestamps: Vec::with_capacity(n),
         timestamp_types: Vec::with_capacity(n),
         values: Text::with_capacity(n, bytes),
-        value_nulls: 0,
         keys: Text::with_capacity(n, 0),
-        key_rows: 0,
         headers: Vec::new(),
         error: None,
         past_last: 0,
@@ -586,12 +583,8 @@ unsafe fn collect(api: &Api, messages: &[*mut Message], last: i64) -> Batch {
         batch.timestamp_types.push(kind as i8);
         let bytes_of =
             |p: *const u8, len: usize| (!p.is_null()).then(|| std::slice::from_raw_parts(p, len));
-        let value = bytes_of(m.payload, m.len);
-        batch.value_nulls += value.is_none() as usize;
-        batch.values.push(value);
-        let key = bytes_of(m.key, m.key_len);
-        batch.key_rows += key.is_some() as usize;
-        batch.keys.push(key);
+        batch.values.push(bytes_of(m.payload, m.len));
+        batch.keys.push(bytes_of(m.key, m.key_len));
         let mut headers: Handle = std::ptr::null_mut();
         if (api.message_headers)(pointer, &mut headers) == 0 && !headers.is_null() {
             let mut pairs = Vec::new();
