@@ -11,7 +11,8 @@
 4. The same at `--scale` x N, for the change in peak RSS.
 
 Every measured phase runs in its own child process, which reports its own wall time, CPU
-time (all threads) and peak RSS (ru_maxrss), so the parent's memory never counts. The
+time (all threads) and peak RSS (its own VmHWM, not ru_maxrss: `peak_rss_mb`), so the
+parent's memory never counts. The
 benchmark never touches the real topics, their Redis keys or the real output: its topics
 are `bench-{tag}.lib.server.*`, its output a fresh folder (under --output-fs if given).
 """
@@ -241,7 +242,22 @@ def _child(kind: str, spec: dict) -> dict:
 
 def _usage() -> tuple[float, float]:
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024  # Linux: ru_maxrss is in KiB
+    return ru.ru_utime + ru.ru_stime, peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory, in MiB.
+
+    Not ru_maxrss where /proc exists: Linux carries the peak of the process that started
+    this one into it at exec, so a child of the bench (which produced the backlog and holds
+    a few hundred MB) reported the bench's peak, not its own. VmHWM is this memory's own.
+    """
+    with contextlib.suppress(OSError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (2**20 if sys.platform == "darwin" else 1024)  # bytes on macOS, else KiB
 
 
 def measure_ceiling(spec: dict) -> dict:

@@ -48,3 +48,24 @@ def test_big_buffers_are_mapped_on_their_own_so_freeing_them_returns_them():
         [sys.executable, "-c", GLIBC_SCRIPT], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["True"]
+
+
+_BIG_PARENT = """
+import subprocess, sys
+hold = bytearray(300 * 2**20)
+for i in range(0, len(hold), 4096):
+    hold[i] = 1  # touched, so resident
+child = "from superhero_assets import bench; print(bench.peak_rss_mb())"
+run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+print(run.stdout.strip())
+"""
+
+
+def test_a_bench_child_reports_its_own_peak_memory_not_its_parents():
+    # Linux copies the parent's peak RSS into a child's ru_maxrss at exec: a bench child
+    # measured that way reported the bench's own memory (349 MB at 5M instead of ~300).
+    run = subprocess.run(
+        [sys.executable, "-c", _BIG_PARENT], capture_output=True, text=True, check=True
+    )
+    child_peak = float(run.stdout)
+    assert 5 < child_peak < 200
