@@ -22,32 +22,33 @@ def test_arrow_allocates_from_jemalloc_after_the_first_call():
 
 
 GLIBC_SCRIPT = """
-import ctypes
+import ctypes, sys, threading
 from superhero_assets.core.memory import return_freed_memory
-
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-        "fordblks", "keepcost")]
 
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
-libc.mallinfo2.restype = MallInfo2
-return_freed_memory()
-size = 8 * 1024 * 1024
-libc.free(libc.malloc(size))  # glibc's own threshold would rise to 8 MiB here
-buffer = libc.malloc(size)
-print(libc.mallinfo2().hblkhd >= size)  # ... and this one would come from the heap
+if sys.argv[1] == "set":
+    return_freed_memory()
+kept = []
+thread = threading.Thread(target=lambda: kept.append(libc.malloc(64 * 1024)))
+thread.start()
+thread.join()
+libc.malloc_stats()  # one "Arena N:" block per arena, on stderr
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
-def test_big_buffers_are_mapped_on_their_own_so_freeing_them_returns_them():
-    out = subprocess.run(
-        [sys.executable, "-c", GLIBC_SCRIPT], capture_output=True, text=True, check=True
+def _arenas(mode: str) -> int:
+    run = subprocess.run(
+        [sys.executable, "-c", GLIBC_SCRIPT, mode], capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["True"]
+    return run.stderr.count("Arena ")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
+def test_every_thread_allocates_from_the_one_shared_glibc_arena():
+    # By default a new thread gets an arena of its own; once set, it shares (the arenas that
+    # importing pyarrow made before the setting stay).
+    assert _arenas("set") == _arenas("unset") - 1
 
 
 _BIG_PARENT = """

@@ -7,12 +7,14 @@ arena of up to 64 MB. Together that held ~200 MB more than the live batches. So 
 
 - allocates Arrow memory from jemalloc, which returns pages unused for 100 ms
   (`_DECAY_MS`) to the OS: a few batches' worth stay for reuse, not the whole run's;
-- gives glibc one arena, shared by all threads, which maps big buffers (1 MiB and more)
-  on their own and unmaps them when freed.
+- gives glibc one arena, shared by all threads started after the call.
 
 Measured at 1M and 5M messages: a decay of 0 (every page returned at once) held ~25 MB
 less but cost 5-10% of the throughput, much of it page faults and madvise calls made
-holding the GIL; 1 s was ~5% faster than 100 ms but its peak grew ~12% from 1M to 5M.
+holding the GIL; 1 s was a little faster than 100 ms but its peak varied more (up to
++15%). Fixing glibc's mmap threshold at 1 MiB, so that big buffers are unmapped when freed,
+cost ~5% CPU in page faults and held no less memory at 1M or 5M: glibc keeps its own
+sliding thresholds.
 LoaderConfig.return_memory turns both settings off. They are per process and harmless to
 everything else in it.
 """
@@ -27,11 +29,7 @@ import sys
 import pyarrow as pa
 
 # glibc's mallopt parameter numbers
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
-_MMAP_FROM = 1024 * 1024
-_TRIM_FROM = 16 * 1024 * 1024
 _DECAY_MS = 100
 _done = False
 log = logging.getLogger("superhero.elt")
@@ -53,10 +51,3 @@ def return_freed_memory() -> None:
         libc = ctypes.CDLL(libc_name) if libc_name else None
         if libc is not None and hasattr(libc, "mallopt"):
             libc.mallopt(_M_ARENA_MAX, 1)
-            # Buffers of 1 MiB and more (the native reader's columns) are mapped and
-            # unmapped: glibc's own threshold rises to the largest buffer freed so far, then
-            # parks them in the heap, where the peak grew ~10% from 1M to 5M messages. Setting
-            # it also fixes the trim threshold, at 128 KiB, so the heap shrank and regrew
-            # all the time (+15% CPU); 16 MiB keeps that rare.
-            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM)
-            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_FROM)
