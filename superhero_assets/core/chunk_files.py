@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,24 +47,53 @@ class ChunkFiles:
         for name, table in tables.items():
             self.add(name, table)
 
-    def close(self, names) -> dict[str, tuple[int, int]]:
-        """Write the files of these tables; {table: (rows, bytes)} of those written."""
-        written = {}
-        for name in names:
-            path = self.chunk.relpath(name)
-            if name not in self._open:
-                if name == "raw_messages":  # an empty chunk still records that it was read
-                    empty = contract.RAW_MESSAGES.empty_table()
-                    written[name] = (0, self.store.write_parquet(path, empty))
-                else:
-                    self.store.delete(path)  # a replay must not leave an older file behind
-                continue
-            buf, writer = self._open.pop(name)
-            writer.close()
-            data = buf.getvalue()
-            self.store.write_bytes(path, data)
-            written[name] = (self._rows[name], len(data))
-        return written
+    def close(self, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """Write the files of these tables; {table: (rows, bytes)} of those written.
+
+        On an object store, where each file is a request or more, they go at once: one
+        chunk's files are independent (a retry skips a chunk only once its raw file exists,
+        and rewrites every other file of it).
+        """
+        names = list(names)
+        closed = for_each(self.store, self._close_one, names)
+        return {name: c for name, c in zip(names, closed, strict=True) if c is not None}
+
+    def _close_one(self, name: str) -> tuple[int, int] | None:
+        path = self.chunk.relpath(name)
+        if name not in self._open:
+            if name == "raw_messages":  # an empty chunk still records that it was read
+                return 0, self.store.write_parquet(path, contract.RAW_MESSAGES.empty_table())
+            self.store.delete(path)  # a replay must not leave an older file behind
+            return None
+        buf, writer = self._open.pop(name)
+        writer.close()
+        data = buf.getvalue()
+        self.store.write_bytes(path, data)
+        return self._rows[name], len(data)
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def for_each(store: OutputStore, fn: Callable[[_T], _R], items: list[_T]) -> list[_R]:
+    """fn over items, in order: one at a time on a local disk, at once on an object store.
+
+    On an object store each call is a request or more, each waiting mostly on the server.
+    """
+    if store.is_local or len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(8, len(items)), thread_name_prefix="superhero-store") as pool:
+        return list(pool.map(fn, items))
+
+
+def landed(store: OutputStore, chunks: list[Chunk]) -> list[bool]:
+    """Whether each chunk's raw file exists (landed by an attempt that died).
+
+    Asked for every chunk before reading any: the topics' locks keep anyone else from
+    landing them meanwhile.
+    """
+    return for_each(store, lambda chunk: store.exists(chunk.relpath("raw_messages")), chunks)
 
 
 @contextmanager

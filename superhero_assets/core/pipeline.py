@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 import redis
 
 from superhero_assets.core import contract, faults, manifest, state
-from superhero_assets.core.chunk_files import ChunkFiles, gc_paused
+from superhero_assets.core.chunk_files import ChunkFiles, for_each, gc_paused, landed
 from superhero_assets.core.consume import make_consumer, make_source, read_chunk
 from superhero_assets.core.memory import return_freed_memory
 from superhero_assets.core.names import validate_topic
 from superhero_assets.core.parse import connect, parse_batch
-from superhero_assets.core.plan import Plan
+from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
 from superhero_assets.core.store import OutputStore
 
@@ -165,9 +165,9 @@ class Loader:
                     self.config.parse_threads, thread_name_prefix="superhero-parse"
                 ) as parsers,
             ):
-                for chunk in plan.chunks:
+                for chunk, done in zip(plan.chunks, landed(self.store, plan.chunks), strict=True):
                     self._keep_locks(pending)
-                    if self.store.exists(chunk.relpath("raw_messages")):
+                    if done:
                         continue  # landed by the attempt that died: files are all-or-nothing
                     files, adds = ChunkFiles(self.store, chunk), []
                     with gc_paused():  # 100k message objects at a time make the GC thrash
@@ -219,9 +219,10 @@ class Loader:
         # chunk whose raw file exists.
         for add in adds:
             add.result()
-        (raw,) = files.close(["raw_messages"]).values()
+        written = files.close(["raw_messages", *(contract.CHUNKED_TABLES if derive else ())])
+        raw = written.pop("raw_messages")
         if derive:
-            self._derived[(etl_id, files.chunk)] = files.close(contract.CHUNKED_TABLES)
+            self._derived[(etl_id, files.chunk)] = written
         return raw
 
     def _connection(self):
@@ -332,12 +333,14 @@ class Loader:
             state.release_locks(self.redis_client, pending["tokens"])
 
     def _messages_per_partition(self, plan: Plan) -> dict[tuple[str, int], int]:
-        read: dict[tuple[str, int], int] = {}
-        for chunk in plan.chunks:
+        def rows(chunk: Chunk) -> int:
             with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
-                rows = pq.ParquetFile(fh).metadata.num_rows
+                return pq.ParquetFile(fh).metadata.num_rows
+
+        read: dict[tuple[str, int], int] = {}
+        for chunk, n in zip(plan.chunks, for_each(self.store, rows, plan.chunks), strict=True):
             key = (chunk.topic, chunk.partition)
-            read[key] = read.get(key, 0) + rows
+            read[key] = read.get(key, 0) + n
         return read
 
     def _keep_locks(self, pending: dict[str, Any]) -> None:

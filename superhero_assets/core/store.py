@@ -404,9 +404,8 @@ class OutputStore:
         relpath = f"_manifest/.probe-{uuid.uuid4().hex}"
         with self.errors():
             self.write_bytes(relpath, b"probe")
-            with self.fs.open(self.path(relpath), "rb") as fh:
-                if fh.read() != b"probe":
-                    raise StoreConfigError(f"OUTPUT_FS {self.root}: a test object read back wrong")
+            if self.fs.cat_file(self.path(relpath)) != b"probe":
+                raise StoreConfigError(f"OUTPUT_FS {self.root}: a test object read back wrong")
             self.fs.rm_file(self.path(relpath))
 
     def path(self, relpath: str) -> str:
@@ -469,9 +468,8 @@ class OutputStore:
 
     def read_json(self, relpath: str) -> Any | None:
         self._fresh(relpath)
-        try:
-            with self.fs.open(self.path(relpath), "rb") as fh:
-                return json.loads(fh.read())
+        try:  # one GET (opening a file asks for its size first)
+            return json.loads(self.fs.cat_file(self.path(relpath)))
         except FileNotFoundError:
             return None
 
