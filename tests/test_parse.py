@@ -152,3 +152,22 @@ def test_empty_batch():
     out = parse_batch(contract.RAW_MESSAGES.empty_table(), "e")
     assert all(t.num_rows == 0 for t in out.values())
     assert isinstance(out["buffer_meta"], pa.Table)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_message_twice_in_one_batch_is_refused_not_loaded_twice(fast):
+    match = wire.starting_match("g1", {"u1": (1, 2, 3), "u2": (2, 3, 4)})
+    lobby = wire.raw_table([match, wire.cleaning("g1", "u1")], topic="lib.server.lobby")
+    game = wire.raw_table([wire.dead_enemy("g1", "u1")], partition=1)
+    # The same offset on another topic is another message: it loads.
+    twin = wire.raw_table([wire.dead_enemy("g1", "u2")], topic="lib.server.lobby", partition=1)
+    out = parse_batch(pa.concat_tables([game, lobby, twin]), "etl-test", fast=fast)
+    assert out["buffer_meta"]["msg_id"].to_pylist() == [
+        "lib.server.lobby:0:0",
+        "lib.server.lobby:0:1",
+        "lib.server.game:1:0",
+        "lib.server.lobby:1:0",
+    ]
+    assert out["lib_server_lobby"].num_rows == 2
+    with pytest.raises(ValueError, match=r"lib\.server\.lobby:0:0 more than once"):
+        parse_batch(pa.concat_tables([lobby, game, lobby.slice(0, 1)]), "etl-test", fast=fast)

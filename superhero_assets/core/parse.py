@@ -109,14 +109,29 @@ def _columns(msg: pa.Table, columns: dict[str, str], rows: pa.ChunkedArray | Non
 
 
 def _in_offset_order(raw: pa.Table) -> pa.Table:
-    """Every output is in (partition, offset) order; a chunk read from Kafka already is."""
+    """Every output is in (partition, offset) order; a chunk read from Kafka already is.
+
+    A message twice in one batch is refused, not loaded twice.
+    """
     if raw.num_rows < 2:
         return raw
     part, off = raw["partition"], raw["offset"]
     bounds = pc.min_max(part)
     if bounds["min"] == bounds["max"] and pc.all(pc.greater(off[1:], off[:-1])).as_py():
         return raw
-    return raw.sort_by([("partition", "ascending"), ("offset", "ascending")])
+    keys = ("partition", "offset", "topic")  # topic last: it puts repeats side by side
+    ordered = raw.sort_by([(k, "ascending") for k in keys])
+    t, p, o = (ordered[k] for k in ("topic", "partition", "offset"))
+    repeats = pc.and_(
+        pc.and_(pc.equal(p[1:], p[:-1]), pc.equal(o[1:], o[:-1])), pc.equal(t[1:], t[:-1])
+    )
+    if pc.any(repeats).as_py():
+        i = pc.index(repeats, True).as_py()
+        raise ValueError(
+            f"a batch holds {t[i]}:{p[i]}:{o[i]} more than once; nothing was written. Reading"
+            " refuses to go back, so this is a bug in what built the batch: please report it."
+        )
+    return ordered
 
 
 _KNOWN = ", ".join(map(_lit, KNOWN_TASK_MESSAGES))
