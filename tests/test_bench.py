@@ -115,7 +115,7 @@ def test_the_bench_tables_reconcile_exactly_with_the_produced_backlog(stack, tmp
         raw = table(root, "raw_messages", ["topic", "partition", "offset", "value"])
         assert raw == Counter(messages)
     finally:
-        bench._cleanup(bootstrap, result["topics"], [result["output_root"]])
+        bench.cleanup(bootstrap, result["topics"], [result["output_root"]])
 
 
 def bench_topics(bootstrap: str) -> set[str]:
