@@ -12,8 +12,9 @@
 
 Every measured phase runs in its own child process (`measure.py`), which reports its own
 wall time, CPU time (all threads) and peak RSS (its own VmHWM, not ru_maxrss:
-`peak_rss_mb`), so the parent's memory never counts. The benchmark never touches the real topics, their Redis keys or the real output: its topics
-are `bench-{tag}.lib.server.*`, its output a fresh folder (under --output-fs if given).
+`peak_rss_mb`), so the parent's memory never counts. The benchmark never touches the real
+topics, their Redis keys or the real output: its topics are `bench-{tag}.lib.server.*`, its
+output a fresh folder (under --output-fs if given).
 """
 
 from superhero_assets.bench.backlog import cleanup

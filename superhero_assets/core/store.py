@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -32,6 +32,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from superhero_assets.core.names import validate_output_fs
+from superhero_assets.core.store_config import (
+    StoreConfigError,
+    cloud_of,
+    storage_options_from_env,
+)
+from superhero_assets.core.store_errors import explain, scrub
 
 _UNIQUE_COLUMNS = frozenset({"value", "msg_id", "checksum"})
 
@@ -39,20 +45,6 @@ _SAFE_PART = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
 # Parts of a streamed upload. S3 needs at least 5 MiB per part, GCS a multiple of 256 KiB.
 UPLOAD_BLOCK_BYTES = 8 * 1024 * 1024
-
-CLOUDS = {
-    "s3": "s3",
-    "s3a": "s3",
-    "gs": "gcs",
-    "gcs": "gcs",
-    "az": "azure",
-    "abfs": "azure",
-    "abfss": "azure",
-}
-
-
-class StoreConfigError(ValueError):
-    """The output cannot be used as configured; the message names the variable to fix."""
 
 
 def check_relpath(relpath: str) -> str:
@@ -74,277 +66,6 @@ def parquet_options(schema: pa.Schema, row_group_size: int | None = 128 * 1024) 
     plain = [f.name for f in schema if f.name not in _UNIQUE_COLUMNS]
     options = {"compression": "zstd", "use_dictionary": False, "write_statistics": plain}
     return options if row_group_size is None else {**options, "row_group_size": row_group_size}
-
-
-def cloud_of(url: str) -> str | None:
-    """'s3', 'gcs', 'azure', or None for a local path."""
-    protocol = fsspec.core.split_protocol(url)[0]
-    if protocol in (None, "file", "local"):
-        return None
-    if protocol not in CLOUDS:
-        raise StoreConfigError(
-            f"OUTPUT_FS {url!r}: unsupported scheme {protocol!r}; use a local path, s3://, "
-            "gs://, az:// or abfs://"
-        )
-    return CLOUDS[protocol]
-
-
-def _get(env: Mapping[str, str], *names: str) -> str:
-    for name in names:
-        value = (env.get(name) or "").strip()
-        if value:
-            return value
-    return ""
-
-
-def storage_options_from_env(
-    url: str, env: Mapping[str, str] | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The fsspec options for url from the original's variables, and the secrets among them.
-
-    s3://   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), AWS_REGION,
-            endpoint AWS_ENDPOINT_URL (SeaweedFS, MinIO, any S3-compatible store). Without a
-            key, boto's own chain (AWS_PROFILE, ~/.aws) applies.
-    gs://   GCP_PROJECT_ID, a service-account file in GOOGLE_APPLICATION_CREDENTIALS or else
-            application default credentials; endpoint STORAGE_EMULATOR_HOST.
-    az://   AZURE_ACCOUNT_NAME with AZURE_ACCOUNT_KEY, or a service principal
-            AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or
-            AZURE_STORAGE_CONNECTION_STRING; endpoint AZURE_STORAGE_ENDPOINT (Azurite).
-    """
-    env = os.environ if env is None else env
-    cloud = cloud_of(url)
-    if cloud is None:
-        return {}, []
-    if cloud == "s3":
-        return _s3_options(env)
-    if cloud == "gcs":
-        return _gcs_options(env)
-    return _azure_options(env)
-
-
-def _s3_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    key = _get(env, "AWS_ACCESS_KEY_ID")
-    secret = _get(env, "AWS_SECRET_ACCESS_KEY")
-    if bool(key) != bool(secret):
-        missing = "AWS_SECRET_ACCESS_KEY" if key else "AWS_ACCESS_KEY_ID"
-        raise StoreConfigError(f"{missing} is not set, but its partner is; set both or neither.")
-    options: dict[str, Any] = {
-        "config_kwargs": {
-            "connect_timeout": 10,
-            "read_timeout": 60,
-            "retries": {"max_attempts": 3, "mode": "standard"},
-        },
-        "client_kwargs": {},
-    }
-    secrets = []
-    if key:
-        options.update(key=key, secret=secret)
-        secrets.append(secret)
-        token = _get(env, "AWS_SESSION_TOKEN")
-        if token:
-            options["token"] = token
-            secrets.append(token)
-    endpoint = _get(env, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-    region = _get(env, "AWS_REGION", "AWS_DEFAULT_REGION")
-    if endpoint:
-        options["client_kwargs"]["endpoint_url"] = endpoint
-        region = region or "us-east-1"
-    if region:
-        options["client_kwargs"]["region_name"] = region
-    return options, secrets
-
-
-def _gcs_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    options: dict[str, Any] = {}
-    project = _get(env, "GCP_PROJECT_ID", "GOOGLE_CLOUD_PROJECT")
-    if project:
-        options["project"] = project
-    endpoint = _get(env, "STORAGE_EMULATOR_HOST")
-    key_file = _get(env, "GOOGLE_APPLICATION_CREDENTIALS")
-    if endpoint:
-        options["endpoint_url"] = endpoint
-    if key_file:
-        if not os.path.isfile(key_file):
-            raise StoreConfigError(
-                "GOOGLE_APPLICATION_CREDENTIALS names a service-account file that does not "
-                f"exist: {key_file}"
-            )
-        _check_google_key_file(key_file)
-        options["token"] = key_file
-    elif endpoint:
-        options["token"] = "anon"  # emulators take no credentials
-    else:
-        # Application default credentials (gcloud auth application-default login, or the
-        # workload's identity). Never gcsfs's "cloud" method, which asks the metadata server.
-        options["token"] = "google_default"
-    return options, []
-
-
-def _check_google_key_file(path: str) -> None:
-    """Refuse a key file gcsfs would misread, before any request (no secret in the message)."""
-    try:
-        with open(path) as fh:
-            info = json.load(fh)
-    except (OSError, ValueError):
-        info = None
-    needed = {
-        "service_account": ("client_email", "private_key", "token_uri"),
-        "authorized_user": ("client_id", "client_secret", "refresh_token"),
-    }
-    kind = info.get("type") if isinstance(info, dict) else None
-    missing = [k for k in needed.get(kind, ()) if not info.get(k)] if kind in needed else None
-    if missing is None or missing:
-        what = f"lacks {', '.join(missing)}" if missing else "is not a Google key file"
-        raise StoreConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS {path} {what}; download a service-account key "
-            "(JSON) for the loader's service account (see cloud/gcp)."
-        )
-
-
-def _azure_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    connection_string = _get(env, "AZURE_STORAGE_CONNECTION_STRING")
-    if connection_string:
-        return {"connection_string": connection_string}, [connection_string]
-    account = _get(env, "AZURE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_NAME")
-    key = _get(env, "AZURE_ACCOUNT_KEY", "AZURE_STORAGE_ACCOUNT_KEY")
-    tenant, client, client_secret = (
-        _get(env, "AZURE_TENANT_ID"),
-        _get(env, "AZURE_CLIENT_ID"),
-        _get(env, "AZURE_CLIENT_SECRET"),
-    )
-    endpoint = _get(env, "AZURE_STORAGE_ENDPOINT").rstrip("/")
-    if not account:
-        raise StoreConfigError(
-            "AZURE_ACCOUNT_NAME is not set: name the storage account that holds the container "
-            "(or set AZURE_STORAGE_CONNECTION_STRING)."
-        )
-    if key:
-        if endpoint:
-            scheme = endpoint.split("://", 1)[0]
-            cs = (
-                f"DefaultEndpointsProtocol={scheme};AccountName={account};AccountKey={key};"
-                f"BlobEndpoint={endpoint};"
-            )
-            return {"connection_string": cs}, [key, cs]
-        return {"account_name": account, "account_key": key}, [key]
-    sp = {
-        "AZURE_TENANT_ID": tenant,
-        "AZURE_CLIENT_ID": client,
-        "AZURE_CLIENT_SECRET": client_secret,
-    }
-    if any(sp.values()):
-        missing = [name for name, value in sp.items() if not value]
-        if missing:
-            raise StoreConfigError(
-                f"{', '.join(missing)} not set: a service principal needs AZURE_TENANT_ID, "
-                "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
-            )
-        options: dict[str, Any] = {
-            "account_name": account,
-            "tenant_id": tenant,
-            "client_id": client,
-            "client_secret": client_secret,
-        }
-        if endpoint:
-            options["account_host"] = endpoint.split("://", 1)[-1].split("/", 1)[0]
-        return options, [client_secret]
-    raise StoreConfigError(
-        "no Azure credentials: set AZURE_ACCOUNT_KEY, or the service principal's "
-        "AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET."
-    )
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return re.sub(r"(AccountKey|SharedAccessSignature|sig)=[^;&\s]+", r"\1=***", text)
-
-
-def explain(exc: BaseException, cloud: str | None, root: str, secrets: list[str]) -> str | None:
-    """A message naming the variable to fix, for the errors a wrong configuration causes."""
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 6:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    names = {type(e).__name__ for e in chain}
-    codes: set[str] = set()
-    status: set[int] = set()
-    for e in chain:
-        response = getattr(e, "response", None)
-        if isinstance(response, dict):
-            codes.add(str(response.get("Error", {}).get("Code", "")))
-        code = getattr(e, "error_code", None) or getattr(e, "code", None)
-        if isinstance(code, str):
-            codes.add(code)
-        elif isinstance(code, int):
-            status.add(code)
-        sc = getattr(e, "status_code", None)
-        if isinstance(sc, int):
-            status.add(sc)
-    text = " ".join(str(e) for e in chain)
-    bucket = root.split("://", 1)[-1].split("/", 1)[0]
-    missing_bucket = (
-        f"OUTPUT_FS {root}: the bucket or container {bucket!r} does not exist (or is not "
-        "visible to these credentials). Create it (see cloud/ for Terraform) or fix OUTPUT_FS."
-    )
-    if cloud == "s3":
-        if codes & {"InvalidAccessKeyId", "InvalidClientTokenId"}:
-            return "AWS_ACCESS_KEY_ID is not a key the S3 endpoint knows; fix AWS_ACCESS_KEY_ID."
-        if codes & {"SignatureDoesNotMatch"}:
-            return (
-                "AWS_SECRET_ACCESS_KEY does not match AWS_ACCESS_KEY_ID (the request "
-                "signature was refused); fix AWS_SECRET_ACCESS_KEY."
-            )
-        if "NoSuchBucket" in codes or "NoSuchBucket" in names:
-            return missing_bucket
-        if codes & {"AccessDenied", "AllAccessDisabled", "403"}:
-            return (
-                f"access to {root} was denied: the identity in AWS_ACCESS_KEY_ID needs "
-                "s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on it."
-            )
-        if "NoCredentialsError" in names:
-            return "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
-        if "EndpointConnectionError" in names:
-            return "the S3 endpoint does not answer; check AWS_ENDPOINT_URL (and AWS_REGION)."
-    if cloud == "gcs":
-        if names & {"DefaultCredentialsError", "RefreshError", "TransportError"}:
-            return (
-                "no usable Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a "
-                "service-account key file (and GCP_PROJECT_ID), or run `gcloud auth "
-                "application-default login`."
-            )
-        if status & {401} or "401" in text:
-            return "GOOGLE_APPLICATION_CREDENTIALS was refused (401); fix the key file."
-        if status & {403}:
-            return (
-                f"access to {root} was denied: the service account in "
-                "GOOGLE_APPLICATION_CREDENTIALS needs roles/storage.objectAdmin on the bucket."
-            )
-        if isinstance(exc, FileNotFoundError) and f"/b/{bucket}/" in text + "/":
-            return missing_bucket
-    if cloud == "azure":
-        if "ContainerNotFound" in codes or "ContainerNotFound" in text:
-            return missing_bucket
-        if (
-            "ClientAuthenticationError" in names
-            or "AuthenticationFailed" in codes
-            or "failed to authenticate" in text
-        ):
-            return (
-                "the Azure storage account refused the credentials; fix AZURE_ACCOUNT_KEY "
-                "(or AZURE_CLIENT_SECRET for a service principal) for AZURE_ACCOUNT_NAME."
-            )
-        if "AuthorizationPermissionMismatch" in codes or status & {403}:
-            return (
-                f"access to {root} was denied: the identity needs the 'Storage Blob Data "
-                "Contributor' role on the container."
-            )
-        if isinstance(exc, FileNotFoundError) and bucket in text:
-            return missing_bucket
-        if "ServiceRequestError" in names:
-            return "the Azure endpoint does not answer; check AZURE_STORAGE_ENDPOINT."
-    return None
 
 
 class OutputStore:
@@ -396,7 +117,7 @@ class OutputStore:
             message = explain(exc, self.cloud, self.root, self._secrets)
             if message is None:
                 raise
-            detail = _scrub(f"{type(exc).__name__}: {exc}", self._secrets).splitlines()[0][:300]
+            detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets).splitlines()[0][:300]
             raise StoreConfigError(f"{message} ({detail})") from None
 
     def check_writable(self) -> None:
