@@ -24,7 +24,7 @@ def this_runs_pending(
 ) -> dict[str, Any] | None:
     """The pending plan raw_messages recorded in this Dagster run, if it found anything."""
     pending = manifest.read_pending(loader.output.store())
-    if pending is None or pending.get("run_id") != context.run_id:
+    if pending is None or pending.get("run_id") != context.run.run_id:
         context.log.info("raw_messages planned nothing in this run: nothing to do")
         return None
     return pending
@@ -42,16 +42,18 @@ def raw_messages(
     """Every Kafka message of the run, landed losslessly as Parquet: the replay source.
 
     Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
-    (or redoes the plan of a run that died), and reads it in bounded batches.
+    (or redoes the plan of a run that died), and reads it in bounded batches, writing each
+    batch's derived tables beside it.
     """
     started = time.monotonic()
     elt = loader.loader(context.log)
-    pending = elt.prepare(run_id=context.run_id)
+    pending = elt.prepare(run_id=context.run.run_id)
     if pending is None:
         return dg.MaterializeResult(
             metadata={"dagster/row_count": 0, "note": "no new messages since the last commit"}
         )
     stats = elt.land_raw(pending)
+    elt.record_derived(pending)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": stats["messages"],
@@ -89,7 +91,7 @@ def raw_messages(
     pool=ELT_POOL,
 )
 def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
-    """Parse each landed chunk once, vectorized, into the five tables and quarantine."""
+    """The five tables and quarantine of each landed chunk: written while landing, else parsed."""
     pending = this_runs_pending(context, loader)
     if pending is None:
         for name in contract.TABLES:

@@ -203,6 +203,20 @@ class Loader:
             source.close()
         return stats
 
+    def record_derived(self, pending: dict[str, Any]) -> None:
+        """Note in the pending plan the chunks whose tables this Loader wrote while landing.
+
+        derive_tables in another process (Dagster's next step) then takes them as they are
+        instead of reading their raw files again.
+        """
+        plan = Plan.from_json(pending["plan"])
+        pending["derived"] = {
+            chunk.stem: {name: list(counts) for name, counts in written.items()}
+            for chunk in plan.chunks
+            if (written := self._derived.get((plan.etl_id, chunk))) is not None
+        }
+        manifest.write_pending(self.store, pending)
+
     def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:
         tables = parse_batch(raw, etl_id, self._connection()) if derive else {}
         return {"raw_messages": raw, **tables}
@@ -245,10 +259,14 @@ class Loader:
         stats = {t: {"rows": 0, "bytes": 0, "files": 0} for t in contract.TABLES}
         if self.config.return_memory:
             return_freed_memory()
+        recorded = pending.get("derived", {})  # see record_derived
         try:
             for chunk in plan.chunks:
+                if chunk.stem in recorded:
+                    counts = recorded[chunk.stem].items()
+                    self._derived.setdefault((plan.etl_id, chunk), {n: tuple(c) for n, c in counts})
                 if (plan.etl_id, chunk) in self._derived:
-                    continue  # derived while landing, by this Loader, for this same plan
+                    continue  # derived while landing, for this same plan
                 self._keep_locks(pending)
                 files = ChunkFiles(self.store, chunk)
                 with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:

@@ -1,0 +1,46 @@
+"""The ELT assets in one Dagster run, in process, against the real stack."""
+
+import dagster as dg
+import pytest
+
+from superhero_assets.assets import ELT_ASSETS
+from superhero_assets.core import contract, manifest
+from superhero_assets.resources import (
+    BatchLoaderResource,
+    KafkaResource,
+    OutputResource,
+    RedisStateResource,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_tables_step_takes_the_tables_written_while_landing(elt):
+    expected = elt.produce_matches(12)
+    loader = BatchLoaderResource(
+        kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),
+        redis_state=RedisStateResource(host=elt.stack.redis_host, port=elt.stack.redis_port),
+        output=OutputResource(output_fs=str(elt.output)),
+        source_topics=list(elt.topics),
+        chunk_messages=10,  # several chunks per partition
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(ELT_ASSETS, resources={"loader": loader}, instance=instance)
+    assert result.success
+    # Every derived file was written before raw_messages was materialized: the tables'
+    # step (its own Loader, as in a process of its own) took them from the record.
+    landed_at = instance.get_latest_materialization_event(dg.AssetKey("raw_messages")).timestamp
+    derived = [f for t in contract.CHUNKED_TABLES for f in elt.output.glob(f"{t}/**/*.parquet")]
+    assert len(derived) > 10
+    late = [f for f in derived if f.stat().st_mtime > landed_at]
+    assert not late, late
+    # ... and the tables are whole and exact, and the run committed.
+    assert elt.table("buffer_meta").num_rows == expected["messages"]
+    assert elt.table("lib_server_lobby").num_rows == expected["lobby"]
+    assert elt.table("lib_server_game").num_rows == expected["game"]
+    elt.assert_exactly_once(expected["messages"])
+    assert manifest.read_pending(elt.store()) is None
+    tables = result.asset_materializations_for_node("elt_tables")
+    rows = {m.asset_key.path[-1]: m.metadata["dagster/row_count"].value for m in tables}
+    assert rows["buffer_meta"] == expected["messages"]
+    assert rows["lib_server_game"] == expected["game"]
