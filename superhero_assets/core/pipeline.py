@@ -39,19 +39,17 @@ class LoaderConfig:
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
     # Messages per read. Each batch is parsed and written while the next ones are read,
     # so memory follows this, not the backlog. 10k (~5 MB of values): with the native
-    # reader as fast as 16k, and the 5M-message peak RSS 293-299 MB over three runs
-    # (16k: 325-357 MB, 50k: over 512 MB).
+    # reader as fast as 16k, with a lower peak (1M: 284-322 MB, 16k: 317-348 MB).
     batch_messages: int = 10_000
     parse_threads: int = 2  # batches parsed at once
-    # Parsed batches waiting for the writers, besides the one being read. Since reading
-    # got fast, 2 let the reader run ahead at times: the 5M-message peak RSS varied
-    # 334-382 MB over identical runs; with 1, 325-328 MB, for ~3% of the throughput.
+    # Parsed batches waiting for the writers, besides the one being read: 2 were no
+    # faster and peaked higher (1M: 300-301 MB against 284-292).
     batches_in_flight: int = 1
     return_memory: bool = True  # hand freed memory back to the OS (see core/memory.py)
     lock_ttl_s: int = 600
-    # Parse each chunk right after landing it, while the next one is read from Kafka, and
-    # let derive_tables skip what this same Loader already derived. Only useful when one
-    # Loader runs every phase (`superhero load`, the bench); Dagster steps turn it off.
+    # Parse each batch while landing it, and let derive_tables skip the chunks derived so:
+    # those of this Loader, and those record_derived noted in the pending plan (Dagster's
+    # tables step runs with a Loader of its own).
     derive_while_landing: bool = True
 
     def __post_init__(self) -> None:
