@@ -10,11 +10,11 @@
    separately, the one-shot `dagster asset materialize` CLI on the same backlog.
 4. The same at `--scale` x N, for the change in peak RSS.
 
-Every measured phase runs in its own child process (`measure.py`), which reports its own
-wall time, CPU time (all threads) and peak RSS (its own VmHWM, not ru_maxrss:
-`peak_rss_mb`), so the parent's memory never counts. The benchmark never touches the real
-topics, their Redis keys or the real output: its topics are `bench-{tag}.lib.server.*`, its
-output a fresh folder (under --output-fs if given).
+Every measured phase runs in its own child process (`measure.py`, started through
+`__main__.py`), which reports its own wall time, CPU time (all threads) and peak RSS (its
+own VmHWM, not ru_maxrss: `peak_rss_mb`), so the parent's memory never counts. The
+benchmark never touches the real topics, their Redis keys or the real output: its topics
+are `bench-{tag}.lib.server.*`, its output a fresh folder (under --output-fs if given).
 """
 
 from superhero_assets.bench.backlog import cleanup

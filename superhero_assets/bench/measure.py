@@ -18,7 +18,7 @@ from superhero_assets.devserver import MATERIALIZE_ALL, dagster_cli
 
 def measure_in_child(kind: str, spec: dict) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "superhero_assets.bench.measure", kind, json.dumps(spec)],
+        [sys.executable, "-m", "superhero_assets.bench", kind, json.dumps(spec)],
         capture_output=True,
         text=True,
         env=os.environ,
@@ -182,9 +182,3 @@ def time_dagster_cli(bootstrap: str, topics: list[str], root: str) -> float:
         shutil.rmtree(home, ignore_errors=True)
         delete_keys(redis_client(db), topics)
     return round(seconds, 2)
-
-
-if __name__ == "__main__":
-    _kind, _spec = sys.argv[1], json.loads(sys.argv[2])
-    _measure = {"ceiling": measure_ceiling, "product": measure_product}[_kind]
-    print(json.dumps(_measure(_spec)))

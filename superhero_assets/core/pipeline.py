@@ -199,6 +199,7 @@ class Loader:
             raise
         finally:
             source.close()
+            self._close_duckdb()  # derive_tables opens its own if it needs them
         return stats
 
     def record_derived(self, pending: dict[str, Any]) -> None:
@@ -208,6 +209,9 @@ class Loader:
         instead of reading their raw files again.
         """
         plan = Plan.from_json(pending["plan"])
+        # Only the lock holder may write the pending plan: one whose lock expired meanwhile
+        # would overwrite the plan of the run that took over.
+        self._keep_locks(pending)
         pending["derived"] = {
             chunk.stem: {name: list(counts) for name, counts in written.items()}
             for chunk in plan.chunks
@@ -259,6 +263,7 @@ class Loader:
             return_freed_memory()
         recorded = pending.get("derived", {})  # see record_derived
         try:
+            self._keep_locks(pending)  # even when every chunk was derived while landing
             for chunk in plan.chunks:
                 if chunk.stem in recorded:
                     counts = recorded[chunk.stem].items()

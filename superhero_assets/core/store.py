@@ -189,7 +189,7 @@ class OutputStore:
 
     def read_json(self, relpath: str) -> Any | None:
         self._fresh(relpath)
-        try:  # one GET (opening a file asks for its size first)
+        try:  # no read-ahead buffer: one GET on GCS and Azure (s3fs asks the size first)
             return json.loads(self.fs.cat_file(self.path(relpath)))
         except FileNotFoundError:
             return None
