@@ -14,8 +14,8 @@ from superhero_assets.core.raw_batch import (
     LEARN_TIMEOUT_S,
     BatchSource,
     ConsumeError,
-    chunk_columns,
     headers_column,
+    raw_table,
 )
 
 
@@ -68,19 +68,17 @@ def to_arrow(messages: list, topic: str, partition: int) -> pa.Table:
     kinds_stamps = np.fromiter(pairs, dtype=np.int64, count=2 * n).reshape(n, 2)
     keys = list(map(Message.key, messages))
     headers = list(map(Message.headers, messages))
-    return pa.Table.from_arrays(
-        [
-            *chunk_columns(topic, partition, n),
-            pa.array(list(map(Message.offset, messages)), pa.int64()),
-            pa.array(kinds_stamps[:, 1]).cast(contract.TS_MS),
-            pa.array(kinds_stamps[:, 0]).cast(pa.int8()),
-            pa.nulls(n, pa.binary()) if keys.count(None) == n else pa.array(keys, pa.binary()),
-            headers_column(
-                n, [] if headers.count(None) == n else [(i, h) for i, h in enumerate(headers) if h]
-            ),
-            _binary(list(map(Message.value, messages))),
-        ],
-        schema=contract.RAW_MESSAGES,
+    return raw_table(
+        topic,
+        partition,
+        pa.array(list(map(Message.offset, messages)), pa.int64()),
+        pa.array(kinds_stamps[:, 1]).cast(contract.TS_MS),
+        pa.array(kinds_stamps[:, 0]).cast(pa.int8()),
+        pa.nulls(n, pa.binary()) if keys.count(None) == n else pa.array(keys, pa.binary()),
+        headers_column(
+            n, [] if headers.count(None) == n else [(i, h) for i, h in enumerate(headers) if h]
+        ),
+        _binary(list(map(Message.value, messages))),
     )
 
 

@@ -19,8 +19,8 @@ from superhero_assets.core.raw_batch import (
     LEARN_TIMEOUT_S,
     BatchSource,
     ConsumeError,
-    chunk_columns,
     headers_column,
+    raw_table,
 )
 
 
@@ -105,17 +105,15 @@ def to_arrow(out: dict, topic: str, partition: int) -> pa.Table:
     headers = headers_column(
         n, [(row, [(_header_name(k), v) for k, v in pairs]) for row, pairs in out["headers"]]
     )
-    return pa.Table.from_arrays(
-        [
-            *chunk_columns(topic, partition, n),
-            pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(out["offset"])]),
-            pa.Array.from_buffers(contract.TS_MS, n, [None, pa.py_buffer(out["timestamp"])]),
-            pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(out["timestamp_type"])]),
-            keys,
-            headers,
-            values,
-        ],
-        schema=contract.RAW_MESSAGES,
+    return raw_table(
+        topic,
+        partition,
+        pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(out["offset"])]),
+        pa.Array.from_buffers(contract.TS_MS, n, [None, pa.py_buffer(out["timestamp"])]),
+        pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(out["timestamp_type"])]),
+        keys,
+        headers,
+        values,
     )
 
 

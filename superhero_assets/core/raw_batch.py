@@ -83,6 +83,31 @@ class BatchSource(ABC):
         """(the table of the kept messages or None, how many past last were dropped)."""
 
 
+def raw_table(
+    topic: str,
+    partition: int,
+    offset: pa.Array,
+    timestamp: pa.Array,
+    timestamp_type: pa.Array,
+    key: pa.Array,
+    headers: pa.Array,
+    value: pa.Array,
+) -> pa.Table:
+    """One read batch of one partition as a raw_messages table (both readers build these)."""
+    return pa.Table.from_arrays(
+        [
+            *chunk_columns(topic, partition, len(offset)),
+            offset,
+            timestamp,
+            timestamp_type,
+            key,
+            headers,
+            value,
+        ],
+        schema=contract.RAW_MESSAGES,
+    )
+
+
 def chunk_columns(topic: str, partition: int, n: int) -> tuple[pa.Array, pa.Array]:
     """The topic and partition columns, n rows, from numpy buffers: the first pa.array() or
     pa.repeat() call in a process imports pandas (0.2 s) and would stall the reading thread."""
