@@ -213,7 +213,7 @@ class Loader:
         # would overwrite the plan of the run that took over.
         self._keep_locks(pending)
         pending["derived"] = {
-            chunk.stem: {name: list(counts) for name, counts in written.items()}
+            chunk.stem: written
             for chunk in plan.chunks
             if (written := self._derived.get((plan.etl_id, chunk))) is not None
         }
@@ -265,9 +265,8 @@ class Loader:
         try:
             self._keep_locks(pending)  # even when every chunk was derived while landing
             for chunk in plan.chunks:
-                if chunk.stem in recorded:
-                    counts = recorded[chunk.stem].items()
-                    self._derived.setdefault((plan.etl_id, chunk), {n: tuple(c) for n, c in counts})
+                if chunk.stem in recorded:  # {table: [rows, bytes]}
+                    self._derived.setdefault((plan.etl_id, chunk), recorded[chunk.stem])
                 if (plan.etl_id, chunk) in self._derived:
                     continue  # derived while landing, for this same plan
                 self._keep_locks(pending)

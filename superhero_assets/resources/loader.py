@@ -34,9 +34,6 @@ class BatchLoaderResource(dg.ConfigurableResource):
     def loader(self, log: logging.Logger | None = None) -> Loader:
         config = LoaderConfig(
             topics=self.topics(),
-            # raw_messages derives while landing and records it (Loader.record_derived), so
-            # the tables' step, in its own process, does not read the raw files again.
-            derive_while_landing=True,
             chunk_messages=self.chunk_messages,
             batch_messages=self.batch_messages,
             lock_ttl_s=self.lock_ttl_s,
