@@ -76,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     stack.set_defaults(handler=_stack)
 
-    from superhero_assets import chaos, devserver, elt_cli, worker
+    from superhero_assets import chaos, devserver, elt_cli, output_cli, worker
 
     elt_cli.register(sub)
     elt_cli.register_freshness(sub)
+    output_cli.register(sub)
     devserver.register(sub)
     worker.register(sub)
     chaos.register(sub)
@@ -131,6 +132,12 @@ def _user_error(exc: BaseException) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from superhero_assets.core.names import absolute_output_fs
+
+    # Every process a command starts inherits the output as the user meant it, from here.
+    os.environ["OUTPUT_FS"] = absolute_output_fs(os.environ.get("OUTPUT_FS", ""))
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--topics", default=",".join(contract.SOURCE_TOPICS), help="comma-separated topics to load"
     )
     load.add_argument("--chunk-messages", type=int, default=100_000)
-    load.add_argument("--lock-ttl", type=int, default=int(os.getenv("ELT_LOCK_TTL_S", "600")))
+    load.add_argument("--lock-ttl", type=int, default=int(os.getenv("ELT_LOCK_TTL_S", "30")))
     load.set_defaults(handler=run_load)
 
 

@@ -207,4 +207,4 @@ class EltEnv:
         AdminClient({"bootstrap.servers": self.stack.kafka_bootstrap_servers}).delete_topics(
             list(self.topics)
         )
-        self.redis().delete(*self.state())
+        self.redis().delete(*self.state(), *(contract.binding_key(t) for t in self.topics))

@@ -165,7 +165,7 @@ def test_a_fenced_out_run_never_moves_the_manifest_head_back(stack, tmp_path):
     elt = EltEnv.create(stack, tmp_path / "out")
     try:
         produced = elt.produce_matches(4)["messages"]
-        slow = elt.loader(lock_ttl_s=1)
+        slow = elt.loader(lock_ttl_s=1, heartbeat=False)  # a frozen process: no heartbeat
         pending = slow.prepare(run_id="slow")
         slow.land_raw(pending)
         slow.derive_tables(pending)

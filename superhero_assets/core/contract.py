@@ -31,8 +31,18 @@ def counts_key(topic: str) -> str:
     return f"kafka.partitions.{topic}.state.counts"
 
 
+def binding_key(topic: str) -> str:
+    """JSON object: the output root, its identity and the Kafka cluster the offsets are for."""
+    return f"kafka.partitions.{topic}.state.binding"
+
+
 def lock_key(topic: str) -> str:
     return f"superhero.elt.lock.{topic}"
+
+
+def run_alive_key(run_id: str) -> str:
+    """Present while the Dagster run's process lives (core/heartbeat.py), expiring after it."""
+    return f"superhero.elt.run.{run_id}.alive"
 
 
 def fence_key(topic: str) -> str:

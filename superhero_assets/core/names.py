@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 # Kafka's own rule for topic names, minus the two names that are path tricks.
@@ -37,3 +38,17 @@ def validate_output_fs(uri: str) -> str:
                 f"OUTPUT_FS {uri!r} must name a bucket (and optional prefix) without '..'"
             )
     return uri
+
+
+def absolute_output_fs(uri: str, cwd: str | None = None) -> str:
+    """A local OUTPUT_FS as an absolute, normalized path (against cwd); URLs as they are.
+
+    Resolved once, where the user ran the command, so every process it starts (dagster
+    dev in its state folder, the runs, the worker) writes to the same folder.
+    """
+    uri = uri.strip() or "./data"
+    protocol, sep, rest = uri.partition("://")
+    if sep and protocol != "file":
+        return uri
+    path = rest if sep else uri
+    return os.path.normpath(os.path.join(cwd or os.getcwd(), os.path.expanduser(path)))

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import redis
 
-from superhero_assets.core import contract, faults, manifest, state
+from superhero_assets.core import binding, contract, faults, heartbeat, manifest, state
 from superhero_assets.core.chunk_files import ChunkFiles, for_each, gc_paused, landed
 from superhero_assets.core.consume import make_consumer, make_source, read_chunk
 from superhero_assets.core.memory import return_freed_memory
@@ -46,7 +46,10 @@ class LoaderConfig:
     # faster and peaked higher (1M: 300-301 MB against 284-292).
     batches_in_flight: int = 1
     return_memory: bool = True  # hand freed memory back to the OS (see core/memory.py)
-    lock_ttl_s: int = 600
+    # A crashed run's locks expire after this; a live run's heartbeat refreshes them every
+    # third of it (core/heartbeat.py).
+    lock_ttl_s: int = 30
+    heartbeat: bool = True  # off only in tests that imitate a frozen process
     # Parse each batch while landing it, and let derive_tables skip the chunks derived so:
     # those of this Loader, and those record_derived noted in the pending plan (Dagster's
     # tables step runs with a Loader of its own).
@@ -78,8 +81,37 @@ class Loader:
         # A wrong credential or a missing bucket fails here, naming the variable to fix,
         # before any lock, read or commit.
         self.store.check_writable()
+        consumer = make_consumer(self.kafka_config)
+        try:
+            here = self._refuse_foreign_state(consumer)  # before any lock or read
+            return self._lock_and_plan(consumer, here, run_id)
+        finally:
+            consumer.close()
+
+    def _refuse_foreign_state(self, consumer) -> binding.Binding:
+        """This output's binding; raises BindingError if Redis's offsets belong elsewhere."""
+        r, topics = self.redis_client, self.config.topics
+        here = binding.Binding(
+            self.store.root, binding.output_id(self.store) or "", binding.kafka_cluster_id(consumer)
+        )
+        head = manifest.read_head(self.store)
+        binding.refuse_foreign_state(
+            {t: state.read_state(r, t) for t in topics},
+            binding.read_bindings(r, topics),
+            here,
+            {t: manifest.head_offsets(head, t) for t in topics},
+        )
+        if not here.output_id:  # an output never written to gets its identity now
+            here = binding.Binding(
+                here.output_root, binding.ensure_output_id(self.store), here.kafka_cluster_id
+            )
+        return here
+
+    def _lock_and_plan(self, consumer, here: binding.Binding, run_id: str) -> dict[str, Any] | None:
         r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
         tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
+        if self.config.heartbeat:
+            heartbeat.keep_locks(r, tokens, ttl_ms)
         try:
             states = {t: state.read_state(r, t) for t in self.config.topics}
             pending = manifest.read_pending(self.store)
@@ -96,16 +128,15 @@ class Loader:
                     manifest.clear_pending(self.store)
                 else:
                     self.log.info("redoing run %s with its recorded plan", plan.etl_id)
-                    pending.update(tokens=tokens, expected=_raw(states), run_id=run_id)
+                    pending.update(
+                        tokens=tokens, expected=_raw(states), run_id=run_id, binding=here.to_json()
+                    )
                     manifest.write_pending(self.store, pending)
                     return pending
-            consumer = make_consumer(self.kafka_config)
-            try:
-                plan, prior = new_plan(consumer, self.store, states, self.config, self.log)
-            finally:
-                consumer.close()
+            plan, prior = new_plan(consumer, self.store, states, self.config, self.log)
             if plan.is_empty:
-                state.release_locks(r, tokens)
+                self._write_back(tokens, states, prior, here)
+                self._release(tokens)
                 return None
             pending = {
                 "plan": plan.to_json(),
@@ -114,12 +145,41 @@ class Loader:
                 "prior": prior,
                 "started_at": _now_ms(),
                 "run_id": run_id,
+                "binding": here.to_json(),
             }
             manifest.write_pending(self.store, pending)
             return pending
         except BaseException:
-            state.release_locks(r, tokens)
+            self._release(tokens)
             raise
+
+    def _write_back(
+        self,
+        tokens: dict[str, str],
+        states: dict[str, state.TopicState],
+        prior: dict[str, Any],
+        here: binding.Binding,
+    ) -> None:
+        """With nothing to load, still leave Redis telling the truth: offsets recovered from
+        the manifest (the keys were lost) are written back, and state committed before the
+        binding existed is bound to this output."""
+        bound = binding.read_bindings(self.redis_client, tuple(states))
+        stale = [
+            t
+            for t, st in states.items()
+            if prior["offsets"].get(t)
+            and (st.status == "missing" or (st.status == "ok" and bound[t] != here))
+        ]
+        if stale:
+            state.commit(
+                self.redis_client,
+                {t: tokens[t] for t in stale},
+                {t: states[t] for t in stale},
+                {t: prior["offsets"][t] for t in stale},
+                {t: prior["counts"][t] for t in stale},
+                here.to_json(),
+            )
+            self.log.info("wrote the recovered offsets of %s back to Redis", ", ".join(stale))
 
     # 4: raw landing
     def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
@@ -195,7 +255,7 @@ class Loader:
         except BaseException:
             for future in (*in_flight, *uploading):
                 future.cancel()
-            state.release_locks(self.redis_client, pending["tokens"])
+            self._release(pending["tokens"])
             raise
         finally:
             source.close()
@@ -301,7 +361,7 @@ class Loader:
             )
             stats["etl_meta"].update(rows=1, files=1)
         except BaseException:
-            state.release_locks(self.redis_client, pending["tokens"])
+            self._release(pending["tokens"])
             raise
         finally:
             self._close_duckdb()
@@ -345,12 +405,14 @@ class Loader:
             expected = {
                 t: state.parse_state(t, *pending["expected"][t]) for t in self.config.topics
             }
-            state.commit(self.redis_client, pending["tokens"], expected, offsets, counts)
+            state.commit(
+                self.redis_client, pending["tokens"], expected, offsets, counts, pending["binding"]
+            )
             faults.maybe_die("after_commit")
             manifest.clear_pending(self.store)
             return entry
         finally:
-            state.release_locks(self.redis_client, pending["tokens"])
+            self._release(pending["tokens"])
 
     def _messages_per_partition(self, plan: Plan) -> dict[tuple[str, int], int]:
         def rows(chunk: Chunk) -> int:
@@ -363,7 +425,16 @@ class Loader:
             read[key] = read.get(key, 0) + n
         return read
 
+    def _release(self, tokens: dict[str, str]) -> None:
+        heartbeat.release_locks(self.redis_client, tokens)
+
     def _keep_locks(self, pending: dict[str, Any]) -> None:
+        """Refresh the locks now, and from a heartbeat thread from now on (a phase may run in
+        a process of its own); raise if they were lost."""
+        if self.config.heartbeat:
+            heartbeat.keep_locks(
+                self.redis_client, pending["tokens"], self.config.lock_ttl_s * 1000
+            )
         if not state.refresh_locks(
             self.redis_client, pending["tokens"], self.config.lock_ttl_s * 1000
         ):

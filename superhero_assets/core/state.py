@@ -87,12 +87,13 @@ for i, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[#KEYS + 1]) end
 return 1
 """
 
-# Per topic: KEYS lock, last_offset, counts; ARGV token, expected last, expected counts,
-# new last, new counts. Every check passes before anything is written: all or nothing.
+# Per topic: KEYS lock, last_offset, counts, binding; ARGV token, expected last, expected
+# counts, new last, new counts, new binding. Every check passes before anything is written:
+# all or nothing.
 _COMMIT = """
 local missing = ARGV[#ARGV]
-for t = 0, #KEYS / 3 - 1 do
-  local k, a = t * 3, t * 5
+for t = 0, #KEYS / 4 - 1 do
+  local k, a = t * 4, t * 6
   if redis.call('GET', KEYS[k + 1]) ~= ARGV[a + 1] then
     return redis.error_reply('FENCED lock for ' .. KEYS[k + 1] .. ' is no longer held')
   end
@@ -103,10 +104,11 @@ for t = 0, #KEYS / 3 - 1 do
     end
   end
 end
-for t = 0, #KEYS / 3 - 1 do
-  local k, a = t * 3, t * 5
+for t = 0, #KEYS / 4 - 1 do
+  local k, a = t * 4, t * 6
   redis.call('SET', KEYS[k + 2], ARGV[a + 4])
   redis.call('SET', KEYS[k + 3], ARGV[a + 5])
+  redis.call('SET', KEYS[k + 4], ARGV[a + 6])
 end
 return 1
 """
@@ -147,8 +149,12 @@ def commit(
     expected: dict[str, TopicState],
     new_offsets: dict[str, dict[int, int]],
     new_counts: dict[str, dict[int, int]],
+    binding: str,
 ) -> None:
-    """Advance last_offset and counts of every topic in one Lua step, under the fencing tokens."""
+    """Advance last_offset and counts of every topic in one Lua step, under the fencing tokens.
+
+    binding (core/binding.py) records which output and Kafka cluster the offsets are for.
+    """
     keys: list[str] = []
     args: list[str] = []
     for topic in sorted(new_offsets):
@@ -157,6 +163,7 @@ def commit(
             contract.lock_key(topic),
             contract.last_offset_key(topic),
             contract.counts_key(topic),
+            contract.binding_key(topic),
         ]
         args += [
             tokens[topic],
@@ -164,6 +171,7 @@ def commit(
             MISSING if before.raw_counts is None else before.raw_counts,
             encode_offsets(new_offsets[topic]),
             encode_offsets(new_counts[topic]),
+            binding,
         ]
     try:
         r.eval(_COMMIT, len(keys), *keys, *args, MISSING)

@@ -23,7 +23,11 @@ class BatchLoaderResource(dg.ConfigurableResource):
     )
     chunk_messages: int = Field(default=100_000, description="Offsets per file; bounds memory.")
     batch_messages: int = Field(default=10_000, description="Messages per read from Kafka.")
-    lock_ttl_s: int = Field(default=600, description="Seconds a dead run keeps its topic locks.")
+    lock_ttl_s: int = Field(
+        default=30,
+        description="Seconds a crashed run keeps its topic locks; a live run's heartbeat "
+        "refreshes them every third of it (ELT_LOCK_TTL_S).",
+    )
     return_memory: bool = Field(
         default=True, description="Hand freed memory back to the OS (lower peak, ~10% slower)."
     )

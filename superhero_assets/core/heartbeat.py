@@ -1,0 +1,100 @@
+"""Heartbeats: a live run keeps its topic locks (and says it is alive) from a background thread.
+
+Locks expire after a short TTL, so a run that crashed frees its topics within that TTL. A
+live run must never lose them while it works, also in long steps that do not pass through
+the loader (Parquet writes, asset checks, Dagster's own bookkeeping between steps). So a
+thread refreshes them every third of the TTL for as long as the process holds them. When
+the process dies, the thread dies with it, and the locks expire. The fencing tokens still
+keep a run that lost its locks anyway (a frozen process) from committing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import redis
+
+from superhero_assets.core import contract, manifest, state
+from superhero_assets.core.store import OutputStore
+
+_log = logging.getLogger(__name__)
+_beating: dict[str, _Heartbeat] = {}
+_registry_lock = threading.Lock()
+
+
+class _Heartbeat(threading.Thread):
+    """Calls beat() every interval_s until stopped, or until beat() returns False."""
+
+    def __init__(self, name: str, beat: Callable[[], bool], interval_s: float) -> None:
+        super().__init__(name=f"superhero-heartbeat-{name}", daemon=True)
+        self._beat, self._interval_s = beat, interval_s
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval_s):
+            try:
+                if not self._beat():
+                    return  # the locks were lost: nothing left to keep
+            except redis.RedisError as exc:  # try again next beat; the TTL leaves room for two
+                _log.warning("heartbeat %s could not reach Redis: %s", self.name, exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _start(name: str, beat: Callable[[], bool], ttl_ms: int) -> None:
+    with _registry_lock:
+        running = _beating.get(name)
+        if running is not None and running.is_alive():
+            return
+        _beating[name] = _Heartbeat(name, beat, interval_s=ttl_ms / 3000)
+        _beating[name].start()
+
+
+def _stop(name: str) -> None:
+    with _registry_lock:
+        running = _beating.pop(name, None)
+    if running is not None:
+        running.stop()
+
+
+def _locks_name(tokens: dict[str, str]) -> str:
+    return "locks:" + ",".join(f"{t}={tokens[t]}" for t in sorted(tokens))
+
+
+def keep_locks(r: redis.Redis, tokens: dict[str, str], ttl_ms: int) -> None:
+    """Refresh the locks every ttl/3 from now on, until release_locks (or the process ends)."""
+    if tokens:
+        _start(_locks_name(tokens), lambda: state.refresh_locks(r, tokens, ttl_ms), ttl_ms)
+
+
+def release_locks(r: redis.Redis, tokens: dict[str, str]) -> None:
+    """Stop refreshing the locks, then release them (only those still holding our tokens)."""
+    _stop(_locks_name(tokens))
+    state.release_locks(r, tokens)
+
+
+def announce_run(r: redis.Redis, run_id: str, ttl_ms: int) -> None:
+    """Keep `{run_id} is alive` in Redis while this process lives (see run_is_alive)."""
+    key = contract.run_alive_key(run_id)
+    r.set(key, "1", px=ttl_ms)
+    _start(f"run:{run_id}", lambda: bool(r.set(key, "1", px=ttl_ms)), ttl_ms)
+
+
+def run_is_alive(r: redis.Redis, run_id: str) -> bool:
+    """Whether the run's process has announced itself within the last TTL."""
+    return bool(r.exists(contract.run_alive_key(run_id)))
+
+
+def release_locks_of_run(r: redis.Redis, store: OutputStore, run_id: str) -> list[str]:
+    """Give back the topic locks of a run that failed or died, if it still holds them.
+
+    Its plan stays pending: the next run redoes it. Returns the topics released.
+    """
+    pending = manifest.read_pending(store)
+    if pending is None or pending.get("run_id") != run_id:
+        return []
+    state.release_locks(r, pending["tokens"])  # only locks that still hold its tokens
+    return sorted(pending["tokens"])
