@@ -5,8 +5,10 @@ import os
 import dagster as dg
 
 from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS
+from superhero_assets.assets.recovery import release_locks_of_failed_runs
 from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, elt_job
 from superhero_assets.core.contract import SOURCE_TOPICS
+from superhero_assets.core.names import absolute_output_fs
 from superhero_assets.resources import (
     BatchLoaderResource,
     KafkaResource,
@@ -38,7 +40,7 @@ redis_state = RedisStateResource(
     ssl_ca_certs=os.getenv("REDIS_SSL_CA_CERTS") or None,
 )
 output = OutputResource(
-    output_fs=os.getenv("OUTPUT_FS", "./data"),
+    output_fs=absolute_output_fs(os.getenv("OUTPUT_FS", "")),
     aws_secret_access_key=_secret("AWS_SECRET_ACCESS_KEY"),
     azure_account_key=_secret("AZURE_ACCOUNT_KEY"),
     azure_client_secret=_secret("AZURE_CLIENT_SECRET"),
@@ -47,7 +49,10 @@ output = OutputResource(
 defs = dg.Definitions(
     assets=ELT_ASSETS,
     jobs=[elt_job],
-    sensors=[build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "10")))],
+    sensors=[
+        build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "10"))),
+        release_locks_of_failed_runs,
+    ],
     asset_checks=ALL_CHECKS,
     # The steps run one after another anyway; one process spares a Python start-up per step.
     executor=dg.in_process_executor,
@@ -56,7 +61,7 @@ defs = dg.Definitions(
             kafka=kafka,
             redis_state=redis_state,
             output=output,
-            lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "600")),
+            lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "30")),
             source_topics=os.getenv("SUPERHERO_TOPICS", ",".join(SOURCE_TOPICS)).split(","),
         ),
         "io_manager": ParquetIOManager(output=output),

@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor
 from superhero_assets.resources import (
@@ -13,6 +14,7 @@ from superhero_assets.resources import (
     OutputResource,
     RedisStateResource,
 )
+from superhero_assets.stack.topics import ensure_topics
 from tests import wire
 from tests.elt_env import EltEnv
 
@@ -85,9 +87,52 @@ def test_a_loaded_backlog_has_no_lag_and_lag_is_never_negative(elt):
 def test_a_stale_message_triggers_a_run_by_age(elt):
     elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)], 1)
     with dg.instance_for_test() as instance:
-        fresh = evaluate(elt, instance, threshold=1000, max_age_s=2.0)
-        time.sleep(2.5)
-        stale = evaluate(elt, instance, threshold=1000, max_age_s=2.0)
+        fresh = evaluate(elt, instance, threshold=1000, max_age_s=6.0)
+        time.sleep(6.5)
+        stale = evaluate(elt, instance, threshold=1000, max_age_s=6.0)
     assert not fresh.run_requests
     (request,) = stale.run_requests
     assert request.tags["superhero/reason"].startswith("stale")
+
+
+def test_a_recreated_topic_is_an_error_on_the_tick_and_in_the_observation(elt):
+    """The stored offset is past the high watermark: never lag 0, as `superhero load` refuses."""
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+    elt.run()
+    admin = AdminClient({"bootstrap.servers": elt.stack.kafka_bootstrap_servers})
+    for future in admin.delete_topics([elt.game]).values():
+        future.result(30)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and elt.game in admin.list_topics(timeout=10).topics:
+        time.sleep(0.5)  # deletion finishes in the background
+    ensure_topics(elt.stack.kafka_bootstrap_servers, {elt.game: 4})
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 4, 4)  # 1 per partition
+    with dg.instance_for_test() as instance:
+        with pytest.raises(Exception, match="past the broker's high watermark") as raised:
+            evaluate(elt, instance, threshold=1)
+        assert "reset" in str(raised.value)
+        (event,) = instance.fetch_observations(dg.AssetKey("kafka_offsets"), limit=1).records
+    metadata = event.asset_observation.metadata
+    assert "past the broker's high watermark" in metadata[f"lag {elt.game}[0]"].value
+    assert metadata[f"lag {elt.lobby}[0]"].value == 0  # the other topic is still measured
+
+
+def test_a_failed_run_is_retried_with_a_new_deterministic_key(elt):
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+
+    @dg.asset
+    def fails():
+        raise RuntimeError("the run failed")
+
+    with dg.instance_for_test() as instance:
+        first = evaluate(elt, instance)
+        (request,) = first.run_requests
+        dg.materialize(
+            [fails],
+            instance=instance,
+            tags={"dagster/run_key": request.run_key},
+            raise_on_error=False,
+        )
+        retry = evaluate(elt, instance, cursor=first.cursor)
+    (again,) = retry.run_requests
+    assert again.run_key == request.run_key + "-retry1"

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from superhero_assets.assets.metadata import column_schema, range_metadata, table_preview
-from superhero_assets.core import contract, manifest
+from superhero_assets.core import contract, heartbeat, manifest
 from superhero_assets.resources import BatchLoaderResource
 
 ELT_GROUP = "superhero_elt"
@@ -19,10 +19,18 @@ TABLE_FRESHNESS = dg.FreshnessPolicy.time_window(
 )
 
 
+def announce_run(context: dg.AssetExecutionContext, loader: BatchLoaderResource) -> None:
+    """Tell the lag sensor this run's process lives, for as long as it does (recovery.py)."""
+    heartbeat.announce_run(
+        loader.redis_state.client(), context.run.run_id, loader.lock_ttl_s * 1000
+    )
+
+
 def this_runs_pending(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
 ) -> dict[str, Any] | None:
     """The pending plan raw_messages recorded in this Dagster run, if it found anything."""
+    announce_run(context, loader)
     pending = manifest.read_pending(loader.output.store())
     if pending is None or pending.get("run_id") != context.run.run_id:
         context.log.info("raw_messages planned nothing in this run: nothing to do")
@@ -46,11 +54,17 @@ def raw_messages(
     batch's derived tables beside it.
     """
     started = time.monotonic()
+    announce_run(context, loader)
     elt = loader.loader(context.log)
+    uri = {"dagster/uri": f"{elt.store.root}/raw_messages"}
     pending = elt.prepare(run_id=context.run.run_id)
     if pending is None:
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": 0, "note": "no new messages since the last commit"}
+            metadata={
+                "dagster/row_count": 0,
+                "note": "no new messages since the last commit",
+                **uri,
+            }
         )
     stats = elt.land_raw(pending)
     elt.record_derived(pending)
@@ -63,6 +77,7 @@ def raw_messages(
             "files": stats["files"],
             "duration_s": round(time.monotonic() - started, 3),
             **range_metadata(pending["plan"]),
+            **uri,
         }
     )
 
@@ -93,14 +108,17 @@ def raw_messages(
 def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
     """The five tables and quarantine of each landed chunk: written while landing, else parsed."""
     pending = this_runs_pending(context, loader)
+    store = loader.output.store()
     if pending is None:
         for name in contract.TABLES:
-            yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": 0})
+            yield dg.MaterializeResult(
+                asset_key=name,
+                metadata={"dagster/row_count": 0, "dagster/uri": f"{store.root}/{name}"},
+            )
         return
     started = time.monotonic()
     stats = loader.loader(context.log).derive_tables(pending)
     duration = round(time.monotonic() - started, 3)
-    store = loader.output.store()
     for name in contract.TABLES:
         yield dg.MaterializeResult(
             asset_key=name,
@@ -111,6 +129,7 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
                 "duration_s": duration,
                 "etl_id": pending["plan"]["etl_id"],
                 "preview": table_preview(store, name, pending["plan"]),
+                "dagster/uri": f"{store.root}/{name}",
                 **range_metadata(pending["plan"]),
             },
         )

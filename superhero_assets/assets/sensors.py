@@ -6,6 +6,7 @@ import json
 import dagster as dg
 from pydantic import Field
 
+from superhero_assets.assets import recovery
 from superhero_assets.assets.elt import ELT_GROUP
 from superhero_assets.core import lag
 from superhero_assets.core.consume import make_consumer
@@ -17,6 +18,10 @@ elt_job = dg.define_asset_job(
     description="One batch run: raw landing, the five tables and quarantine, the Redis commit.",
     tags={"superhero/elt": "batch"},
 )
+
+
+class LagUnknown(RuntimeError):
+    """A partition's lag cannot be measured; the message says why and what to do."""
 
 
 class LagPolicy(dg.ConfigurableResource):
@@ -36,25 +41,11 @@ def run_key(lags: list[lag.PartitionLag]) -> str:
 
 
 def observation(lags: list[lag.PartitionLag]) -> dg.AssetObservation:
-    metadata: dict[str, int] = {"lag_total": sum(p.lag for p in lags)}
-    metadata.update({f"lag {p.topic}[{p.partition}]": p.lag for p in lags})
+    measured = [p for p in lags if p.error is None]
+    metadata: dict[str, int | str] = {"lag_total": sum(p.lag for p in measured)}
+    metadata.update({f"lag {p.name}": p.lag for p in measured})
+    metadata.update({f"lag {p.name}": f"error: {p.error}" for p in lags if p.error})
     return dg.AssetObservation(asset_key="kafka_offsets", metadata=metadata)
-
-
-def _elt_run_in_progress(context: dg.SensorEvaluationContext) -> str | None:
-    records = context.instance.get_run_records(
-        dg.RunsFilter(
-            job_name=elt_job.name,
-            statuses=[
-                dg.DagsterRunStatus.QUEUED,
-                dg.DagsterRunStatus.NOT_STARTED,
-                dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED,
-            ],
-        ),
-        limit=1,
-    )
-    return records[0].dagster_run.run_id if records else None
 
 
 def evaluate(
@@ -68,8 +59,12 @@ def evaluate(
         stale = lag.stale_partitions(consumer, lags, policy.max_age_s)
     finally:
         consumer.close()
-    per_topic = {t: sum(p.lag for p in lags if p.topic == t) for t in loader.topics()}
     events = [observation(lags)]
+    broken = [p.error for p in lags if p.error]
+    if broken:  # never shown as lag 0: the observation says why, and the tick fails
+        context.instance.report_runless_asset_event(events[0])
+        raise LagUnknown(broken[0] + (f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""))
+    per_topic = {t: sum(p.lag for p in lags if p.topic == t) for t in loader.topics()}
     summary = ", ".join(f"{t}: {n}" for t, n in per_topic.items())
     due = max(per_topic.values(), default=0) >= policy.lag_threshold or bool(stale)
     if not due:
@@ -78,20 +73,22 @@ def evaluate(
             f"message is older than {policy.max_age_s:.0f}s",
             asset_events=events,
         )
-    key = run_key(lags)
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    if cursor.get("run_key") == key:
+    busy = recovery.run_in_progress(context.instance, elt_job.name)
+    if busy and not recovery.fail_if_dead(context.instance, busy, loader):
         return dg.SensorResult(
-            skip_reason=f"a run was already requested for these offsets ({key}); lag {summary}",
+            skip_reason=f"run {busy.dagster_run.run_id} is still loading; lag {summary}",
             asset_events=events,
         )
-    busy = _elt_run_in_progress(context)
-    if busy:
+    key = recovery.retry_key(context.instance, run_key(lags))
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    if key is None or cursor.get("run_key") == key:
         return dg.SensorResult(
-            skip_reason=f"run {busy} is still loading; lag {summary}", asset_events=events
+            skip_reason=f"a run was already requested for these offsets ({run_key(lags)}); "
+            f"lag {summary}",
+            asset_events=events,
         )
     ends = {f"{p.topic}:{p.partition}": p.high for p in lags}
-    reason = f"stale: {[f'{p.topic}[{p.partition}]' for p in stale]}" if stale else "lag"
+    reason = f"stale: {[p.name for p in stale]}" if stale else "lag"
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
