@@ -88,7 +88,7 @@ def test_transactions_load_exactly_once_through_dagster(elt, tmp_path):
         {
             "bootstrap.servers": bootstrap,
             "transactional.id": f"{elt.game}-producer",
-            # Open across a whole materialization: the broker's 60 s default would abort it.
+            # Open across a whole materialization: the 60 s default would have it aborted.
             "transaction.timeout.ms": 600_000,
         }
     )
