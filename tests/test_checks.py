@@ -1,9 +1,12 @@
 """The whole-table checks see a duplicated message and a missing offset (files only)."""
 
+import numpy as np
 import pyarrow as pa
+import pytest
 
 from superhero_assets.core import checks, contract, manifest, offset_checks
 from superhero_assets.core.plan import Chunk, PartitionRange, Plan
+from superhero_assets.core.served_offsets import ServedRange
 from superhero_assets.core.store import OutputStore
 
 
@@ -107,3 +110,78 @@ def test_missing_offsets_in_or_before_a_run_file_are_holes_unless_the_plan_recor
     assert offset_checks.holes(store, plan_of(chunk(13, 21), gap=(10, 12))) == {
         "lib.server.game[0]": 2
     }
+
+
+# With Kafka's answer: offsets holding no record (transaction markers, aborted records).
+def served_without(*no_record: int, readable_from: int = 0):
+    """What Kafka serves: a record at every offset but no_record, none below readable_from."""
+
+    def served(span: Chunk) -> ServedRange:
+        readable = max(span.first, readable_from)
+        offsets = np.setdiff1d(np.arange(readable, span.last + 1), no_record)
+        return ServedRange(span, readable, offsets)
+
+    return served
+
+
+def write_chunk(store, first, last, offsets):
+    path = f"buffer_meta/lib.server.game/000/{first:020d}-{last:020d}.parquet"
+    store.write_parquet(path, buffer_meta(offsets))
+
+
+def test_offsets_kafka_serves_no_record_at_are_not_holes(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write_chunk(store, 10, 19, [*range(10, 15), 16, 17, 18])  # 15 and 19: markers
+    plan = plan_of(chunk(10, 19))
+    report = offset_checks.contiguity(store, plan, served_without(15, 19))
+    assert report.passed and not report.unverifiable
+    assert (report.offsets_without_record, report.ranges_compared) == (2, 1)
+    # Where Kafka does serve a record, its absence is a hole.
+    report = offset_checks.contiguity(store, plan, served_without(19))
+    assert not report.passed
+    assert report.holes == {"lib.server.game[0]": 1}
+
+
+def test_a_row_where_kafka_serves_no_record_fails(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write_chunk(store, 10, 19, list(range(10, 18)))  # 17: an aborted record, loaded
+    report = offset_checks.contiguity(store, plan_of(chunk(10, 19)), served_without(17, 18, 19))
+    assert not report.passed
+    assert report.not_served == {"lib.server.game[0]": 1}
+    assert report.holes == {}
+
+
+def test_a_file_holding_every_offset_costs_no_kafka_read(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write_chunk(store, 10, 19, list(range(10, 20)))
+
+    def no_kafka(span):
+        raise AssertionError(f"read {span} from Kafka")
+
+    assert offset_checks.contiguity(store, plan_of(chunk(10, 19)), no_kafka).passed
+
+
+def test_offsets_retention_removed_before_the_check_are_unverifiable_not_holes(tmp_path):
+    store = OutputStore(str(tmp_path))
+    write_chunk(store, 10, 19, [10, 11, *range(15, 20)])  # 12-14 can no longer be compared
+    served = served_without(readable_from=15)
+    report = offset_checks.contiguity(store, plan_of(chunk(10, 19)), served)
+    assert report.passed
+    assert report.unverifiable == {"lib.server.game[0]": [[10, 14]]}
+    assert report.holes == {}
+
+
+@pytest.mark.parametrize("kafka_has_records", [False, True])
+def test_the_space_an_earlier_run_left_before_a_run_file_is_compared_with_kafka(
+    tmp_path, kafka_has_records
+):
+    # An earlier run's chunk 10-13 held only an aborted transaction: it wrote no file.
+    store = OutputStore(str(tmp_path))
+    write(store, list(range(0, 10)))
+    write(store, list(range(14, 20)))
+    served = served_without() if kafka_has_records else served_without(10, 11, 12, 13)
+    report = offset_checks.contiguity(store, plan_of(chunk(14, 19)), served)
+    assert report.passed is not kafka_has_records
+    assert report.holes == ({"lib.server.game[0]": 4} if kafka_has_records else {})
+    assert report.offsets_without_record == (0 if kafka_has_records else 4)
