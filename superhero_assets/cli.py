@@ -100,37 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_error(exc: BaseException) -> str | None:
-    """A message that says what to fix, for the failures a user can fix; None otherwise."""
-    import os
-
-    import redis
-    from confluent_kafka import KafkaException
-
-    from superhero_assets.core.consume import ConsumeError
-    from superhero_assets.core.plan import PlanError
-    from superhero_assets.core.state import StateError
-
-    where = f"{os.getenv('REDIS_HOST', 'localhost')}:{os.getenv('REDIS_PORT', '6379')}"
-    auth_refused = isinstance(exc, redis.ResponseError) and "auth" in str(exc).lower()
-    if isinstance(exc, redis.AuthenticationError) or auth_refused:
-        return f"Redis at {where} refused the credentials: {exc}. Check REDIS_PASSWORD."
-    if isinstance(exc, redis.ConnectionError):
-        return (
-            f"cannot reach Redis at {where}: {exc}. Check REDIS_HOST and REDIS_PORT, or "
-            "start the local stack with `superhero stack up`."
-        )
-    if isinstance(exc, KafkaException):
-        servers = os.getenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
-        return (
-            f"Kafka at {servers} failed: {exc}. Check KAFKA_BOOTSTRAP_SERVERS, or start the "
-            "local stack with `superhero stack up`."
-        )
-    if isinstance(exc, StackError | ValueError | StateError | PlanError | ConsumeError):
-        return str(exc)
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -145,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        message = _user_error(exc)
+        from superhero_assets.user_errors import user_error
+
+        message = user_error(exc)
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

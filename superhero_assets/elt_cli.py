@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="one batch run: Kafka -> Parquet, offsets in Redis")
     load.add_argument("--output-fs", default=os.getenv("OUTPUT_FS", "./data"))
     load.add_argument(
-        "--topics", default=",".join(contract.SOURCE_TOPICS), help="comma-separated topics to load"
+        "--topics",
+        default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
+        help="comma-separated topics to load (default: SUPERHERO_TOPICS when set, as in "
+        f"Dagster, else {','.join(contract.SOURCE_TOPICS)})",
     )
     load.add_argument("--chunk-messages", type=int, default=100_000)
     load.add_argument("--lock-ttl", type=int, default=int(os.getenv("ELT_LOCK_TTL_S", "30")))

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import redis
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer
 
 from superhero_assets.core import contract
-from superhero_assets.core.raw_batch import ConsumeError
+from superhero_assets.core.consume import cluster_metadata
 from superhero_assets.core.state import StateError, TopicState
 from superhero_assets.core.store import OutputStore
 
@@ -75,14 +75,7 @@ def ensure_output_id(store: OutputStore) -> str:
 
 def kafka_cluster_id(consumer: Consumer, timeout_s: float = 15.0) -> str:
     """The id the Kafka cluster gives itself (KRaft's cluster.id); stable across restarts."""
-    try:
-        cluster = consumer.list_topics(timeout=timeout_s).cluster_id
-    except KafkaException as exc:
-        raise ConsumeError(
-            f"Kafka did not answer a metadata request within {timeout_s:.0f}s ({exc}). Check "
-            "KAFKA_BOOTSTRAP_SERVERS, or start the stack: `superhero stack up`."
-        ) from exc
-    return cluster or "unknown"
+    return cluster_metadata(consumer, None, timeout_s).cluster_id or "unknown"
 
 
 def read_bindings(r: redis.Redis, topics: tuple[str, ...]) -> dict[str, Binding | None]:

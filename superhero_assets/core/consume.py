@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from superhero_assets.core import kafka_native
+from superhero_assets.core import kafka_errors, kafka_native
 from superhero_assets.core.client_source import ClientSource
 from superhero_assets.core.plan import Chunk
 from superhero_assets.core.raw_batch import BatchSource, ConsumeError
@@ -32,6 +33,9 @@ def consumer_settings(client_config: dict) -> dict:
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "error",
+        # A topic name that does not exist is refused (watermarks), never created by a
+        # metadata request, even where the broker allows auto-creation.
+        "allow.auto.create.topics": False,
         # Read-ahead of the one assigned partition, bounded so that memory follows the
         # batch. The limits count compressed bytes: 4 MB fetches of lz4 batches held
         # 62 MB once decompressed; 1 MB fetches hold 19 MB and read as fast.
@@ -49,8 +53,20 @@ def consumer_settings(client_config: dict) -> dict:
     }
 
 
-def make_consumer(client_config: dict) -> Consumer:
-    return Consumer({"logger": client_logger(), **consumer_settings(client_config)})
+class LoaderConsumer(Consumer):
+    """A Consumer that remembers its settings and librdkafka's recent errors, so a request
+    that failed can say why (see kafka_errors) rather than only that it timed out."""
+
+    settings: dict
+    client_errors: deque
+
+
+def make_consumer(client_config: dict) -> LoaderConsumer:
+    settings = consumer_settings(client_config)
+    errors: deque = deque(maxlen=20)
+    consumer = LoaderConsumer({"logger": client_logger(), "error_cb": errors.append, **settings})
+    consumer.settings, consumer.client_errors = settings, errors
+    return consumer
 
 
 def make_source(client_config: dict, topics: Sequence[str] = ()) -> BatchSource:
@@ -71,19 +87,41 @@ def make_source(client_config: dict, topics: Sequence[str] = ()) -> BatchSource:
     return source
 
 
+def cluster_metadata(consumer: Consumer, topic: str | None = None, timeout_s: float = 15.0):
+    """The cluster's metadata (of one topic, or of all); a failure names the setting to check."""
+    settings = getattr(consumer, "settings", {})
+    client_errors = getattr(consumer, "client_errors", ())
+    deadline = time.monotonic() + timeout_s
+    while True:
+        # Asked a second at a time: a refused handshake ends the wait at once.
+        wait = max(0.1, min(1.0, deadline - time.monotonic()))
+        try:
+            return consumer.list_topics(topic, timeout=wait)
+        except KafkaException as exc:
+            consumer.poll(0)  # serves the error callback: why the broker did not answer
+            if time.monotonic() >= deadline or kafka_errors.is_refusal(client_errors):
+                what = f" for {topic}" if topic else ""
+                raise ConsumeError(
+                    kafka_errors.explain(
+                        f"did not answer a metadata request{what} within {timeout_s:.0f}s",
+                        exc,
+                        settings,
+                        client_errors,
+                    )
+                ) from exc
+
+
 def watermarks(
     consumer: Consumer, topic: str, timeout_s: float = 15.0
 ) -> dict[int, tuple[int, int]]:
     """{partition: (low, high)} of every partition of topic, as of now."""
-    try:
-        meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-    except KafkaException as exc:
-        raise ConsumeError(
-            f"Kafka did not answer a metadata request for {topic} within {timeout_s:.0f}s "
-            f"({exc}). Check KAFKA_BOOTSTRAP_SERVERS, or start the stack: `superhero stack up`."
-        ) from exc
-    if meta is None or meta.error is not None:
-        raise ConsumeError(f"topic {topic} is not available: {meta.error if meta else 'missing'}")
+    settings = getattr(consumer, "settings", {})
+    meta = cluster_metadata(consumer, topic, timeout_s).topics.get(topic)
+    error = meta.error if meta is not None else None
+    if error is not None and error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+        raise ConsumeError(f"topic {topic} is not available: {error}")
+    if meta is None or error is not None or not meta.partitions:
+        raise ConsumeError(kafka_errors.missing_topic(topic, settings))
     return {
         p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
         for p in sorted(meta.partitions)

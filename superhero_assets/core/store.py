@@ -144,23 +144,25 @@ class OutputStore:
 
     @contextlib.contextmanager
     def _local_atomic(self, target: str) -> Iterator[io.BufferedWriter]:
-        folder = os.path.dirname(target)
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                yield fh
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # A disk that fills up or turns read-only mid-run fails naming OUTPUT_FS too.
+        with self.errors():
+            folder = os.path.dirname(target)
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
+            try:
+                with open(tmp, "wb") as fh:
+                    yield fh
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     @contextlib.contextmanager
     def _remote_streaming(self, target: str) -> Iterator[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 
@@ -18,6 +19,8 @@ def explain(exc: BaseException, cloud: str | None, root: str, secrets: list[str]
     while seen is not None and len(chain) < 6:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
+    if cloud is None:
+        return _explain_local(chain, root)
     names = {type(e).__name__ for e in chain}
     codes: set[str] = set()
     status: set[int] = set()
@@ -95,4 +98,32 @@ def explain(exc: BaseException, cloud: str | None, root: str, secrets: list[str]
             return missing_bucket
         if "ServiceRequestError" in names:
             return "the Azure endpoint does not answer; check AZURE_STORAGE_ENDPOINT."
+    return None
+
+
+def _explain_local(chain: list[BaseException], root: str) -> str | None:
+    """A local folder that cannot take the files: full, read-only, forbidden or impossible."""
+    codes = {e.errno for e in chain if isinstance(e, OSError)}
+    if codes & {errno.ENOSPC, errno.EDQUOT}:
+        return (
+            f"OUTPUT_FS {root}: the disk is full (or over quota). Free some space there, or "
+            "set OUTPUT_FS to a folder on a disk with room, then run the load again (offsets "
+            "are committed only after every file is written)."
+        )
+    if errno.EROFS in codes:
+        return (
+            f"OUTPUT_FS {root} is on a read-only file system. Remount it read-write, or set "
+            "OUTPUT_FS to a writable folder."
+        )
+    if codes & {errno.EACCES, errno.EPERM}:
+        return (
+            f"OUTPUT_FS {root}: permission denied. Give this user write access to the folder, "
+            "or set OUTPUT_FS to one it can write."
+        )
+    if codes & {errno.ENOENT, errno.ENOTDIR, errno.EEXIST}:
+        return (
+            f"OUTPUT_FS {root}: no folder can be created there (a parent is missing, a file, "
+            "or a special file system such as /proc). Set OUTPUT_FS to a writable folder; it "
+            "is created if it is missing."
+        )
     return None
