@@ -44,3 +44,8 @@ def test_the_tables_step_takes_the_tables_written_while_landing(elt):
     rows = {m.asset_key.path[-1]: m.metadata["dagster/row_count"].value for m in tables}
     assert rows["buffer_meta"] == expected["messages"]
     assert rows["lib_server_game"] == expected["game"]
+    # Each table shows where it lives, as an absolute location.
+    uris = {m.asset_key.path[-1]: m.metadata["dagster/uri"].value for m in tables}
+    assert uris == {t: f"{elt.output}/{t}" for t in contract.TABLES}
+    (raw,) = result.asset_materializations_for_node("raw_messages")
+    assert raw.metadata["dagster/uri"].value == f"{elt.output}/raw_messages"

@@ -8,6 +8,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor
+from superhero_assets.core import contract, heartbeat
 from superhero_assets.resources import (
     BatchLoaderResource,
     KafkaResource,
@@ -21,8 +22,9 @@ from tests.elt_env import EltEnv
 pytestmark = pytest.mark.integration
 
 
-def evaluate(elt: EltEnv, instance, cursor=None, threshold=10, max_age_s=3600.0):
+def evaluate(elt: EltEnv, instance, cursor=None, threshold=10, max_age_s=3600.0, lock_ttl_s=30):
     loader = BatchLoaderResource(
+        lock_ttl_s=lock_ttl_s,
         kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),
         redis_state=RedisStateResource(host=elt.stack.redis_host, port=elt.stack.redis_port),
         output=OutputResource(output_fs=str(elt.output)),
@@ -136,3 +138,21 @@ def test_a_failed_run_is_retried_with_a_new_deterministic_key(elt):
         retry = evaluate(elt, instance, cursor=first.cursor)
     (again,) = retry.run_requests
     assert again.run_key == request.run_key + "-retry1"
+
+
+def test_a_started_run_without_a_heartbeat_is_failed_and_its_work_requested_again(elt):
+    """Dagster's default launcher cannot see a killed run: it stays STARTED and holds the pool."""
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+    with dg.instance_for_test() as instance:
+        alive = instance.add_run(
+            dg.DagsterRun(job_name="superhero_elt_job", status=dg.DagsterRunStatus.STARTED)
+        )
+        heartbeat.announce_run(elt.redis(), alive.run_id, ttl_ms=60_000)
+        time.sleep(1.2)  # older than the 1 s TTL below, so no longer "starting"
+        busy = evaluate(elt, instance, lock_ttl_s=1)
+        assert not busy.run_requests and "still loading" in busy.skip_reason.skip_message
+        elt.redis().delete(contract.run_alive_key(alive.run_id))  # its process died
+        retry = evaluate(elt, instance, lock_ttl_s=1)
+        dead = instance.get_run_by_id(alive.run_id)
+    assert dead.status == dg.DagsterRunStatus.FAILURE
+    assert len(retry.run_requests) == 1
