@@ -148,11 +148,24 @@ def test_a_started_run_without_a_heartbeat_is_failed_and_its_work_requested_agai
             dg.DagsterRun(job_name="superhero_elt_job", status=dg.DagsterRunStatus.STARTED)
         )
         heartbeat.announce_run(elt.redis(), alive.run_id, ttl_ms=60_000)
+        # "Materialize all" runs the ELT in another job; an unrelated job never announces.
+        ui_run = instance.add_run(
+            dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED)
+        )
+        heartbeat.announce_run(elt.redis(), ui_run.run_id, ttl_ms=60_000)
+        other = instance.add_run(
+            dg.DagsterRun(job_name="unrelated", status=dg.DagsterRunStatus.STARTED)
+        )
         time.sleep(1.2)  # older than the 1 s TTL below, so no longer "starting"
         busy = evaluate(elt, instance, lock_ttl_s=1)
         assert not busy.run_requests and "still loading" in busy.skip_reason.skip_message
-        elt.redis().delete(contract.run_alive_key(alive.run_id))  # its process died
+        for run in (alive, ui_run):  # their processes died
+            elt.redis().delete(contract.run_alive_key(run.run_id))
         retry = evaluate(elt, instance, lock_ttl_s=1)
-        dead = instance.get_run_by_id(alive.run_id)
-    assert dead.status == dg.DagsterRunStatus.FAILURE
+        statuses = [instance.get_run_by_id(r.run_id).status for r in (alive, ui_run, other)]
+    assert statuses == [
+        dg.DagsterRunStatus.FAILURE,
+        dg.DagsterRunStatus.FAILURE,
+        dg.DagsterRunStatus.STARTED,
+    ]
     assert len(retry.run_requests) == 1

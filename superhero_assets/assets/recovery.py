@@ -31,25 +31,34 @@ def run_in_progress(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord
     return records[0] if records else None
 
 
-def fail_if_dead(
-    instance: dg.DagsterInstance, record: dg.RunRecord, loader: BatchLoaderResource
-) -> bool:
-    """Mark a STARTED run failed when its process stopped announcing itself; give its locks
-    back. True if it was dead."""
-    run = record.dagster_run
-    started = record.start_time or record.create_timestamp.timestamp()
-    if run.status != dg.DagsterRunStatus.STARTED or time.time() - started < loader.lock_ttl_s:
-        return False  # still starting: it announces itself in its first step
-    r = loader.redis_state.client()
-    if heartbeat.run_is_alive(r, run.run_id):
-        return False
-    instance.report_run_failed(
-        run,
-        f"The run's process stopped: no heartbeat for {loader.lock_ttl_s}s (ELT_LOCK_TTL_S). "
-        "Its plan stays pending; the next run redoes it.",
+def fail_dead_runs(
+    instance: dg.DagsterInstance, loader: BatchLoaderResource, job_name: str
+) -> list[str]:
+    """Mark failed every STARTED run that ran the ELT (this job's, or one that announced
+    itself, e.g. "Materialize all") and whose process stopped announcing itself; give its
+    locks back. Returns their run ids."""
+    started = instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=50
     )
-    heartbeat.release_locks_of_run(r, loader.output.store(), run.run_id)
-    return True
+    r = loader.redis_state.client()
+    dead = []
+    for record in started:
+        run = record.dagster_run
+        since = record.start_time or record.create_timestamp.timestamp()
+        if time.time() - since < loader.lock_ttl_s:
+            continue  # still starting: it announces itself in its first step
+        if heartbeat.run_is_alive(r, run.run_id):
+            continue
+        if run.job_name != job_name and not heartbeat.run_was_seen(r, run.run_id):
+            continue  # not an ELT run
+        instance.report_run_failed(
+            run,
+            f"The run's process stopped: no heartbeat for {loader.lock_ttl_s}s "
+            "(ELT_LOCK_TTL_S). Its plan stays pending; the next run redoes it.",
+        )
+        heartbeat.release_locks_of_run(r, loader.output.store(), run.run_id)
+        dead.append(run.run_id)
+    return dead
 
 
 def retry_key(instance: dg.DagsterInstance, base: str) -> str | None:

@@ -67,14 +67,17 @@ def evaluate(
     per_topic = {t: sum(p.lag for p in lags if p.topic == t) for t in loader.topics()}
     summary = ", ".join(f"{t}: {n}" for t, n in per_topic.items())
     due = max(per_topic.values(), default=0) >= policy.lag_threshold or bool(stale)
+    # A dead run is failed whether or not there is lag: it would hold the pool's slot.
+    for run_id in recovery.fail_dead_runs(context.instance, loader, elt_job.name):
+        context.log.warning(f"run {run_id} died (no heartbeat): marked failed")
+    busy = recovery.run_in_progress(context.instance, elt_job.name)
     if not due:
         return dg.SensorResult(
             skip_reason=f"lag {summary} is under {policy.lag_threshold} and no waiting "
             f"message is older than {policy.max_age_s:.0f}s",
             asset_events=events,
         )
-    busy = recovery.run_in_progress(context.instance, elt_job.name)
-    if busy and not recovery.fail_if_dead(context.instance, busy, loader):
+    if busy:
         return dg.SensorResult(
             skip_reason=f"run {busy.dagster_run.run_id} is still loading; lag {summary}",
             asset_events=events,

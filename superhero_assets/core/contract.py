@@ -45,6 +45,11 @@ def run_alive_key(run_id: str) -> str:
     return f"superhero.elt.run.{run_id}.alive"
 
 
+def run_seen_key(run_id: str) -> str:
+    """Set when the Dagster run first announced itself: it ran the ELT."""
+    return f"superhero.elt.run.{run_id}.seen"
+
+
 def fence_key(topic: str) -> str:
     """A counter whose every value is handed out once, as a fencing token."""
     return f"superhero.elt.fence.{topic}"

@@ -20,6 +20,7 @@ from superhero_assets.core import contract, manifest, state
 from superhero_assets.core.store import OutputStore
 
 _log = logging.getLogger(__name__)
+RUN_SEEN_S = 7 * 24 * 3600
 _beating: dict[str, _Heartbeat] = {}
 _registry_lock = threading.Lock()
 
@@ -79,6 +80,7 @@ def release_locks(r: redis.Redis, tokens: dict[str, str]) -> None:
 def announce_run(r: redis.Redis, run_id: str, ttl_ms: int) -> None:
     """Keep `{run_id} is alive` in Redis while this process lives (see run_is_alive)."""
     key = contract.run_alive_key(run_id)
+    r.set(contract.run_seen_key(run_id), "1", ex=RUN_SEEN_S)
     r.set(key, "1", px=ttl_ms)
     _start(f"run:{run_id}", lambda: bool(r.set(key, "1", px=ttl_ms)), ttl_ms)
 
@@ -86,6 +88,11 @@ def announce_run(r: redis.Redis, run_id: str, ttl_ms: int) -> None:
 def run_is_alive(r: redis.Redis, run_id: str) -> bool:
     """Whether the run's process has announced itself within the last TTL."""
     return bool(r.exists(contract.run_alive_key(run_id)))
+
+
+def run_was_seen(r: redis.Redis, run_id: str) -> bool:
+    """Whether the run ever announced itself, i.e. it ran the ELT (for a week after)."""
+    return bool(r.exists(contract.run_seen_key(run_id)))
 
 
 def release_locks_of_run(r: redis.Redis, store: OutputStore, run_id: str) -> list[str]:
