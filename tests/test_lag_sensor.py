@@ -169,3 +169,14 @@ def test_a_started_run_without_a_heartbeat_is_failed_and_its_work_requested_agai
         dg.DagsterRunStatus.STARTED,
     ]
     assert len(retry.run_requests) == 1
+
+
+def test_offsets_of_another_output_fail_the_tick_instead_of_requesting_doomed_runs(elt, tmp_path):
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+    elt.run()
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+    moved = EltEnv(elt.stack, elt.lobby, elt.game, tmp_path / "elsewhere")
+    with dg.instance_for_test() as instance:
+        with pytest.raises(Exception, match="not for OUTPUT_FS=") as raised:
+            evaluate(moved, instance, threshold=1)
+    assert "superhero output adopt" in str(raised.value)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from superhero_assets.assets import recovery
 from superhero_assets.assets.elt import ELT_GROUP
-from superhero_assets.core import lag
+from superhero_assets.core import binding, lag
 from superhero_assets.core.consume import make_consumer
 from superhero_assets.resources import BatchLoaderResource
 
@@ -53,6 +53,10 @@ def evaluate(
 ) -> dg.SensorResult:
     consumer = make_consumer(loader.kafka.client_config())
     try:
+        # Offsets of another output or cluster: every run would refuse, so ask for none.
+        binding.check_output(
+            loader.redis_state.client(), loader.output.store(), consumer, loader.topics()
+        )
         lags = lag.measure(
             consumer, loader.redis_state.client(), loader.output.store(), loader.topics()
         )

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 import redis
 from confluent_kafka import Consumer
 
-from superhero_assets.core import contract
+from superhero_assets.core import contract, manifest
 from superhero_assets.core.consume import cluster_metadata
-from superhero_assets.core.state import StateError, TopicState
+from superhero_assets.core.state import StateError, TopicState, read_state
 from superhero_assets.core.store import OutputStore
 
 IDENTITY = "_manifest/output.json"
@@ -83,6 +83,22 @@ def read_bindings(r: redis.Redis, topics: tuple[str, ...]) -> dict[str, Binding 
     return {
         t: Binding.from_json(v) if v is not None else None for t, v in zip(topics, raw, strict=True)
     }
+
+
+def check_output(
+    r: redis.Redis, store: OutputStore, consumer: Consumer, topics: tuple[str, ...]
+) -> Binding:
+    """This output's binding (output_id "" if it has none yet); raises BindingError when the
+    Redis offsets of any topic belong elsewhere. Reads only: no lock, no write."""
+    here = Binding(store.root, output_id(store) or "", kafka_cluster_id(consumer))
+    head = manifest.read_head(store)
+    refuse_foreign_state(
+        {t: read_state(r, t) for t in topics},
+        read_bindings(r, topics),
+        here,
+        {t: manifest.head_offsets(head, t) for t in topics},
+    )
+    return here
 
 
 def refuse_foreign_state(

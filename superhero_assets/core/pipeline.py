@@ -90,17 +90,7 @@ class Loader:
 
     def _refuse_foreign_state(self, consumer) -> binding.Binding:
         """This output's binding; raises BindingError if Redis's offsets belong elsewhere."""
-        r, topics = self.redis_client, self.config.topics
-        here = binding.Binding(
-            self.store.root, binding.output_id(self.store) or "", binding.kafka_cluster_id(consumer)
-        )
-        head = manifest.read_head(self.store)
-        binding.refuse_foreign_state(
-            {t: state.read_state(r, t) for t in topics},
-            binding.read_bindings(r, topics),
-            here,
-            {t: manifest.head_offsets(head, t) for t in topics},
-        )
+        here = binding.check_output(self.redis_client, self.store, consumer, self.config.topics)
         if not here.output_id:  # an output never written to gets its identity now
             here = binding.Binding(
                 here.output_root, binding.ensure_output_id(self.store), here.kafka_cluster_id
