@@ -15,13 +15,14 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from confluent_kafka import Consumer
 
 from superhero_assets.core import contract, manifest
 from superhero_assets.core.consume import cluster_metadata
-from superhero_assets.core.state import StateError, TopicState, read_state
+from superhero_assets.core.state import StateError, TopicState, commit, read_state
 from superhero_assets.core.store import OutputStore
 
 IDENTITY = "_manifest/output.json"
@@ -158,3 +159,32 @@ def reset_commands(topic: str) -> str:
 
 def _offsets(offsets: dict[int, int]) -> str:
     return ", ".join(f"partition {p} at {o}" for p, o in sorted(offsets.items()))
+
+
+def write_back(
+    r: redis.Redis,
+    tokens: dict[str, str],
+    states: dict[str, TopicState],
+    prior: dict[str, Any],
+    here: Binding,
+) -> list[str]:
+    """With nothing to load, still leave Redis telling the truth: offsets recovered from the
+    manifest (the keys were lost) are written back, and offsets committed before the binding
+    existed are bound to this output. Under the run's locks; returns the topics written."""
+    bound = read_bindings(r, tuple(states))
+    stale = [
+        t
+        for t, st in states.items()
+        if prior["offsets"].get(t)
+        and (st.status == "missing" or (st.status == "ok" and bound[t] != here))
+    ]
+    if stale:
+        commit(
+            r,
+            {t: tokens[t] for t in stale},
+            {t: states[t] for t in stale},
+            {t: prior["offsets"][t] for t in stale},
+            {t: prior["counts"][t] for t in stale},
+            here.to_json(),
+        )
+    return stale

@@ -125,7 +125,8 @@ class Loader:
                     return pending
             plan, prior = new_plan(consumer, self.store, states, self.config, self.log)
             if plan.is_empty:
-                self._write_back(tokens, states, prior, here)
+                if written := binding.write_back(r, tokens, states, prior, here):
+                    self.log.info("wrote the offsets of %s back to Redis", ", ".join(written))
                 self._release(tokens)
                 return None
             pending = {
@@ -142,34 +143,6 @@ class Loader:
         except BaseException:
             self._release(tokens)
             raise
-
-    def _write_back(
-        self,
-        tokens: dict[str, str],
-        states: dict[str, state.TopicState],
-        prior: dict[str, Any],
-        here: binding.Binding,
-    ) -> None:
-        """With nothing to load, still leave Redis telling the truth: offsets recovered from
-        the manifest (the keys were lost) are written back, and state committed before the
-        binding existed is bound to this output."""
-        bound = binding.read_bindings(self.redis_client, tuple(states))
-        stale = [
-            t
-            for t, st in states.items()
-            if prior["offsets"].get(t)
-            and (st.status == "missing" or (st.status == "ok" and bound[t] != here))
-        ]
-        if stale:
-            state.commit(
-                self.redis_client,
-                {t: tokens[t] for t in stale},
-                {t: states[t] for t in stale},
-                {t: prior["offsets"][t] for t in stale},
-                {t: prior["counts"][t] for t in stale},
-                here.to_json(),
-            )
-            self.log.info("wrote the recovered offsets of %s back to Redis", ", ".join(stale))
 
     # 4: raw landing
     def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
