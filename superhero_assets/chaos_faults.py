@@ -17,7 +17,14 @@ from superhero_assets.chaos_rig import Rig
 from superhero_assets.core import faults
 
 KILL_VARIANTS = (*faults.POINTS, "wall_clock")
-KINDS = ("kill_run", "kill_kafka", "restart_redis", "concurrent_runs", "output_failure")
+KINDS = (
+    "kill_run",
+    "kill_kafka",
+    "restart_redis",
+    "concurrent_runs",
+    "output_failure",
+    "kill_dagster_run",
+)
 
 
 def kill_run(rig: Rig, n: int) -> dict:
@@ -32,6 +39,14 @@ def kill_run(rig: Rig, n: int) -> dict:
     proc.send_signal(signal.SIGKILL)
     rc = rig.finish(proc)
     return {"variant": "wall_clock", "at_s": round(delay, 2), "rc": [rc], "live": live}
+
+
+def kill_dagster_run(rig: Rig, n: int) -> dict:
+    """SIGKILL a Dagster run (`dagster asset materialize`) at a named point; the next run,
+    Dagster's or not, redoes its plan once its locks expire."""
+    variant = faults.POINTS[(n + rig.first_variant) % len(faults.POINTS)]
+    rc = rig.finish(rig.start_dagster({"SUPERHERO_KILL_AT": variant}))
+    return {"variant": f"dagster_{variant}", "rc": [rc], "live": rc == -signal.SIGKILL}
 
 
 def kill_kafka(rig: Rig, n: int) -> dict:
@@ -120,4 +135,5 @@ FAULTS = {
     "restart_redis": restart_redis,
     "concurrent_runs": concurrent_runs,
     "output_failure": output_failure,
+    "kill_dagster_run": kill_dagster_run,
 }

@@ -140,7 +140,7 @@ def test_the_schedule_covers_every_fault_kind_and_follows_the_seed():
 def test_a_short_chaos_run_loses_and_duplicates_nothing(tmp_path):
     """The CI chaos run: every fault kind against its own stack, then the reconciliation."""
     result = superhero(
-        "chaos", "--kills", "10", "--seed", "1", "--state-dir", str(tmp_path / "chaos"), timeout=600
+        "chaos", "--kills", "12", "--seed", "1", "--state-dir", str(tmp_path / "chaos"), timeout=600
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
     summary = json.loads(result.stdout)
@@ -151,6 +151,7 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing(tmp_path):
     assert messages["produced"] > 1000 and messages["quarantined"] == messages["produced_bad"] > 0
     assert set(summary["faults_injected"]) == set(chaos_faults.KINDS)
     assert summary["faults_that_failed_a_run"]["kill_run"] >= 1
+    assert summary["faults_that_failed_a_run"]["kill_dagster_run"] >= 1
     assert summary["faults_that_struck_a_live_run"]["kill_kafka"] >= 1
     assert {"redis_mid_run", "redis_between_runs", "read_only", "disk_full"} <= set(
         summary["variants"]
