@@ -176,7 +176,9 @@ def test_offsets_of_another_output_fail_the_tick_instead_of_requesting_doomed_ru
     elt.run()
     elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
     moved = EltEnv(elt.stack, elt.lobby, elt.game, tmp_path / "elsewhere")
-    with dg.instance_for_test() as instance:
-        with pytest.raises(Exception, match="not for OUTPUT_FS=") as raised:
-            evaluate(moved, instance, threshold=1)
+    with (
+        dg.instance_for_test() as instance,
+        pytest.raises(Exception, match="not for OUTPUT_FS=") as raised,
+    ):
+        evaluate(moved, instance, threshold=1)
     assert "superhero output adopt" in str(raised.value)
