@@ -14,6 +14,7 @@ from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect, parse_batch
 from tests import wire
+from tests.strict_input import EDGES, STRICT
 
 ODD_VALUES = [
     "5",
@@ -57,6 +58,14 @@ ODD_TIMES = [
     "2023-09-01T14:03:07",
     "2023-02-29T14:03:07Z",
     "2023-09-01T14:03:07+00:00",
+    " 2023-09-01T14:03:07Z",
+    "2023-9-1T14:03:07Z",
+    "0000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59.999499",
+    "9999-12-31T23:59:59.999500",
+    "0001-01-01T00:00:00.000000",
+    "2023-09-01T10:03:07.512345 ",
 ]
 TASK_PATHS = [
     ("TIMESTAMP",),
@@ -204,6 +213,27 @@ def test_each_odd_timestamp_matches_the_full_rules(odd):
         wire.record("lib.server.game", "Power Up", "x", ts=odd),
     ]
     assert_same(values)
+
+
+def test_strict_input_matches_the_full_rules_and_its_neighbours_stay_fast():
+    good = good_messages()
+    values = [v for value, _ in STRICT.values() for v in (value, *good)] + EDGES
+    clean, _, rest = split(values)
+    assert rest.num_rows == len(STRICT)
+    assert_same(values)
+
+
+def test_native_and_duckdb_give_the_same_tables_for_strict_input(monkeypatch):
+    if not native.available():
+        pytest.skip(f"the native module is not built: {native.INSTALL_HINT}")
+    raw = wire.raw_table([value for value, _ in STRICT.values()] + EDGES + good_messages())
+    monkeypatch.setenv("SUPERHERO_NATIVE", "1")
+    by_native = parse_batch(raw, "etl")
+    monkeypatch.setenv("SUPERHERO_NATIVE", "0")
+    by_duckdb = parse_batch(raw, "etl")
+    assert by_native["quarantine"].num_rows == len(STRICT)
+    for name, table in by_native.items():
+        assert table.equals(by_duckdb[name]), name
 
 
 def test_one_impossible_date_leaves_the_rest_of_the_batch_on_the_fast_path():

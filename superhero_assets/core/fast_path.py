@@ -11,18 +11,21 @@ The judging is done by the native module (`native.py`) when it is built, else by
 
 A clean verdict is deliberately conservative: each condition implies the rule it stands
 for passes (a string without escapes, a number of at most 19 digits, a timestamp of the
-exact shape), so this path never loads what the full rules would quarantine, and its
-columns equal theirs on every clean message; tests/test_fast_path.py checks both.
+exact shape and range, no key twice in an object), so this path never loads what the full
+rules would quarantine, and its columns equal theirs on every clean message;
+tests/test_fast_path.py checks both.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import contract, fast_lobby, native
+from superhero_assets.core import contract, fast_lobby, native, strict
 from superhero_assets.core.leaves import (
     all_of,
     plain,
@@ -43,14 +46,21 @@ from superhero_assets.core.rules import (
 # Unknown messages are clean once the common fields are; known ones need their task too.
 _UINT_FIELDS = ("enemy_damage", "enemy_health_prior", "enemy_health_post")
 _STRING_FIELDS = ("game_token", "user_token", "action", "enemy_token")
-_LOCAL_TS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$"  # %Y-%m-%dT%H:%M:%S.%f, 6 digits
-_UTC_TS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # %Y-%m-%dT%H:%M:%SZ
+_LOCAL_TS = f"^{strict.LOCAL_TS_SHAPE}$"
+_UTC_TS = f"^{strict.UTC_TS_SHAPE}$"
+_FIRST_TIME = datetime.fromisoformat(strict.FIRST_TIME)
+_LOCAL_ROUNDS_PAST_9999 = datetime.fromisoformat(strict.LOCAL_ROUNDS_PAST_9999 + "00")
 
 _TOP_LEAVES = [(i, n) for i, n in enumerate(VALUE_FIELDS, start=1) if n != "task"]
+_DUPLICATE_KEYS = strict.duplicate_keys_sql(
+    """(SELECT i, CASE WHEN f IS NOT NULL THEN s END AS value,
+               CASE WHEN k IS NOT NULL THEN task_text END AS task FROM task_doc)""",
+    "i",
+)
 # Only parsing happens in SQL: the leaves of each value, and of each task worth reading.
 _LEAVES_SQL = f"""
 WITH doc AS (
-    SELECT s, try(json_extract(s, {path_list(VALUE_FIELDS)})) AS f FROM fast_in
+    SELECT i, s, try(json_extract(s, {path_list(VALUE_FIELDS)})) AS f FROM fast_in
 ), task AS (
     SELECT *, CASE WHEN f[4] IN ({", ".join(_lit(f'"{m}"') for m in KNOWN_TASK_MESSAGES)})
                     AND starts_with(f[5], '"') THEN f[5] ->> '$' END AS task_text
@@ -59,8 +69,9 @@ WITH doc AS (
     SELECT *, CASE WHEN starts_with(task_text, '{{')
                    THEN try(json_extract(task_text, {path_list(TASK_FIELDS)})) END AS k
     FROM task
-)
-SELECT starts_with(s, '{{') AND f IS NOT NULL AS object,
+), repeats AS ({_DUPLICATE_KEYS})
+SELECT i, starts_with(s, '{{') AND f IS NOT NULL AS object,
+    i IN (SELECT i FROM repeats) AS repeated_key,
     {", ".join(f"f[{i}]::VARCHAR AS f_{n}" for i, n in _TOP_LEAVES)},
     f[5] IS NOT NULL AS has_task,
     starts_with(task_text, '{{') AND k IS NOT NULL AS task_object,
@@ -105,11 +116,13 @@ def split(
 
 def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Judged:
     """What `native.judge` gives, from DuckDB's JSON leaves and Arrow kernels."""
-    con.register("fast_in", pa.table({"s": values}))
+    con.register("fast_in", pa.table({"i": np.arange(len(values)), "s": values}))
     try:
         parsed = con.sql(_LEAVES_SQL).to_arrow_table()
     finally:
         con.unregister("fast_in")
+    if not np.all(np.diff(parsed["i"].to_numpy()) > 0):  # a join may have moved rows
+        parsed = parsed.sort_by("i")
     f = {n: parsed[f"f_{n}"] for n in VALUE_FIELDS if n != "task"}
     k = {n: parsed[f"k_{n}"] for n in TASK_FIELDS}
     message = text(f["log_message"])
@@ -119,12 +132,21 @@ def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Ju
     ts_local = timestamp(text(f["timestamp"]), _LOCAL_TS, 26, "us")
     ts_task = timestamp(text(k["ts"]), _UTC_TS, 19, "s")
     numbers = {n: uint(k[n]) for n in _UINT_FIELDS}
+    local_in_range = pc.and_(
+        pc.greater_equal(ts_local, _FIRST_TIME), pc.less(ts_local, _LOCAL_ROUNDS_PAST_9999)
+    )
     clean = all_of(
         parsed["object"],
+        pc.invert(parsed["repeated_key"]),
         *(plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
-        pc.is_valid(ts_local),
+        local_in_range,
         parsed["has_task"],
-        unless(known, parsed["task_object"], plain(k["ts"]), pc.is_valid(ts_task)),
+        unless(
+            known,
+            parsed["task_object"],
+            plain(k["ts"]),
+            pc.greater_equal(ts_task, _FIRST_TIME),
+        ),
         unless(attack, *(plain(k[n]) for n in _STRING_FIELDS), *map(pc.is_valid, numbers.values())),
     )
     # A match is judged further only if everything else about it is clean.
