@@ -7,12 +7,16 @@ twice: with the native module judging the messages, and with DuckDB judging them
 
 import json
 import random
+import re
 
+import pyarrow as pa
 import pytest
 
-from superhero_assets.core import fast_path, native
+from superhero_assets.core import fast_keys, fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect, parse_batch
+from superhero_assets.simulator import bulk
+from superhero_assets.simulator.roster import load_roster
 from tests import wire
 from tests.strict_input import EDGES, STRICT
 
@@ -150,9 +154,17 @@ def mutate(value: bytes, rng: random.Random) -> bytes:
         field = rng.choice(["level", "timestamp", "name", "log_message", "task"])
         doc.pop(field, None) if odd is DROP else doc.__setitem__(field, odd)
     text = json.dumps(doc, ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.1:
+        text = repeat_a_key(text, rng)
     if rng.random() < 0.05:
         text = text[: rng.randrange(len(text))]  # cut short: not JSON
     return text.encode()
+
+
+def repeat_a_key(text: str, rng: random.Random) -> str:
+    """A member added before one of the value's or the task's: its key twice in an object."""
+    key = rng.choice(list(re.finditer(r'(\\?"\w+\\?"): ', text)))
+    return text[: key.start()] + key.group(1) + ": 0, " + text[key.start() :]
 
 
 def split(values):
@@ -234,6 +246,20 @@ def test_native_and_duckdb_give_the_same_tables_for_strict_input(monkeypatch):
     assert by_native["quarantine"].num_rows == len(STRICT)
     for name, table in by_native.items():
         assert table.equals(by_duckdb[name]), name
+
+
+def test_only_matches_of_the_simulator_are_searched_for_repeated_keys():
+    """DuckDB's side searches (json_tree) only what is not in one of the game's layouts."""
+    values: list[str] = []
+    bulk.simulate(3000, 3, load_roster(), lambda _topic, value: values.append(value))
+    con = connect()
+    con.register("fast_in", pa.table({"s": pa.array(values, pa.string())}))
+    parsed = con.sql(fast_path._LEAVES_SQL).to_arrow_table()
+    matches = ['"log_message": "Starting Match"' in v for v in values]
+    assert parsed["search_value"].null_count == len(values)
+    assert parsed["search_task"].is_valid().to_pylist() == matches
+    assert not fast_keys.with_a_repeated_key(con, parsed).any()
+    assert 0 < sum(matches) < len(values)
 
 
 def test_one_impossible_date_leaves_the_rest_of_the_batch_on_the_fast_path():

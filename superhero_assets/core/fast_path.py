@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import contract, fast_lobby, native, strict
+from superhero_assets.core import contract, fast_keys, fast_lobby, native, strict
 from superhero_assets.core.leaves import (
     all_of,
     plain,
@@ -52,26 +52,21 @@ _FIRST_TIME = datetime.fromisoformat(strict.FIRST_TIME)
 _LOCAL_ROUNDS_PAST_9999 = datetime.fromisoformat(strict.LOCAL_ROUNDS_PAST_9999 + "00")
 
 _TOP_LEAVES = [(i, n) for i, n in enumerate(VALUE_FIELDS, start=1) if n != "task"]
-_DUPLICATE_KEYS = strict.duplicate_keys_sql(
-    """(SELECT i, CASE WHEN f IS NOT NULL THEN s END AS value,
-               CASE WHEN k IS NOT NULL THEN task_text END AS task FROM task_doc)""",
-    "i",
-)
 # Only parsing happens in SQL: the leaves of each value, and of each task worth reading.
 _LEAVES_SQL = f"""
 WITH doc AS (
-    SELECT i, s, try(json_extract(s, {path_list(VALUE_FIELDS)})) AS f FROM fast_in
+    SELECT s, try(json_extract(s, {path_list(fast_keys.VALUE_PATHS)})) AS f FROM fast_in
 ), task AS (
     SELECT *, CASE WHEN f[4] IN ({", ".join(_lit(f'"{m}"') for m in KNOWN_TASK_MESSAGES)})
                     AND starts_with(f[5], '"') THEN f[5] ->> '$' END AS task_text
     FROM doc
 ), task_doc AS (
     SELECT *, CASE WHEN starts_with(task_text, '{{')
-                   THEN try(json_extract(task_text, {path_list(TASK_FIELDS)})) END AS k
+                   THEN try(json_extract(task_text, {path_list(fast_keys.TASK_PATHS)})) END AS k
     FROM task
-), repeats AS ({_DUPLICATE_KEYS})
-SELECT i, starts_with(s, '{{') AND f IS NOT NULL AS object,
-    i IN (SELECT i FROM repeats) AS repeated_key,
+)
+SELECT starts_with(s, '{{') AND f IS NOT NULL AS object,
+    {fast_keys.to_search_sql()},
     {", ".join(f"f[{i}]::VARCHAR AS f_{n}" for i, n in _TOP_LEAVES)},
     f[5] IS NOT NULL AS has_task,
     starts_with(task_text, '{{') AND k IS NOT NULL AS task_object,
@@ -116,13 +111,12 @@ def split(
 
 def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Judged:
     """What `native.judge` gives, from DuckDB's JSON leaves and Arrow kernels."""
-    con.register("fast_in", pa.table({"i": np.arange(len(values)), "s": values}))
+    con.register("fast_in", pa.table({"s": values}))
     try:
         parsed = con.sql(_LEAVES_SQL).to_arrow_table()
     finally:
         con.unregister("fast_in")
-    if not np.all(np.diff(parsed["i"].to_numpy()) > 0):  # a join may have moved rows
-        parsed = parsed.sort_by("i")
+    repeated_key = fast_keys.with_a_repeated_key(con, parsed)
     f = {n: parsed[f"f_{n}"] for n in VALUE_FIELDS if n != "task"}
     k = {n: parsed[f"k_{n}"] for n in TASK_FIELDS}
     message = text(f["log_message"])
@@ -137,7 +131,7 @@ def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Ju
     )
     clean = all_of(
         parsed["object"],
-        pc.invert(parsed["repeated_key"]),
+        pa.array(~repeated_key),
         *(plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
         local_in_range,
         parsed["has_task"],

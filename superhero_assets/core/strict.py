@@ -36,6 +36,30 @@ def utc_time_in_range(ts: str) -> str:
     return f"({ts} >= TIMESTAMP '{FIRST_TIME}')"
 
 
+def _nodes(source: str, row_id: str, columns: str) -> str:
+    """Every member and item of both documents (json_tree; the roots left out)."""
+    return " UNION ALL ".join(
+        f"SELECT {row_id}, '{doc}' AS doc, {columns} "
+        f"FROM {source}, json_tree({doc}) j WHERE j.parent IS NOT NULL"
+        for doc in ("value", "task")
+    )
+
+
+def rows_with_a_repeated_key_sql(source: str, row_id: str) -> str:
+    """The `row_id`s of `source` (as for `duplicate_keys_sql`) with a key twice in an object.
+
+    For the fast path's verdict only, so leaner: each key is hashed with its object, and a
+    row's hashes are compared in one list. A collision would only send a message to the
+    full rules, which name the key.
+    """
+    nodes = _nodes(source, row_id, "hash(j.parent, j.key) AS h")
+    return f"""
+SELECT {row_id} FROM ({nodes})
+GROUP BY {row_id}
+HAVING list_unique(list(hash(doc, h))) <> count(*)
+"""
+
+
 def duplicate_keys_sql(source: str, row_id: str) -> str:
     """Per row of `source` with a key twice in one object: `row_id`, then `value_duplicate`
     and `task_duplicate`, the reason for the first repeated key of each document (or NULL).
@@ -43,11 +67,7 @@ def duplicate_keys_sql(source: str, row_id: str) -> str:
     source has columns value and task: JSON text that DuckDB has parsed already (else NULL;
     json_tree fails on invalid JSON). A key is told after unescaping, as every reader does.
     """
-    nodes = " UNION ALL ".join(
-        f"SELECT {row_id}, '{doc}' AS doc, j.parent, j.key, j.path, j.id "
-        f"FROM {source}, json_tree({doc}) j WHERE j.parent IS NOT NULL"
-        for doc in ("value", "task")
-    )
+    nodes = _nodes(source, row_id, "j.parent, j.key, j.path, j.id")
     reason = "'duplicate key ' || to_json(key) || ' in ' || doc || substr(path, 2)"
     return f"""
 SELECT {row_id},
