@@ -7,6 +7,8 @@
 //! the full SQL rules, which decide it (a repeated key is quarantined: readers disagree on
 //! which value counts). So a refusal costs speed, never correctness.
 
+use std::mem::MaybeUninit;
+
 const MAX_DEPTH: u32 = 32;
 const MAX_NUMBER_LEN: usize = 40;
 /// Keys of one object compared for repeats, each with those before it: objects here have
@@ -203,7 +205,8 @@ impl<'a> Reader<'a> {
         if !self.open(depth, b'{', b'}')? {
             return Some(());
         }
-        let mut keys = [(0u32, 0u32); MAX_KEYS];
+        // Spans of the keys read so far; left uninitialised (this runs for every object).
+        let mut keys = [const { MaybeUninit::<(u32, u32)>::uninit() }; MAX_KEYS];
         let mut seen = 0;
         loop {
             if self.peek()? != b'"' {
@@ -212,13 +215,17 @@ impl<'a> Reader<'a> {
             let key = self.string()?;
             // Unescaped keys are equal exactly when their bytes are; escaped ones are refused.
             let text = Leaf::plain(Some(key), self.doc)?;
-            let repeated = keys[..seen]
-                .iter()
-                .any(|&(from, to)| &self.doc[from as usize..to as usize] == text);
+            let repeated = keys[..seen].iter().any(|span| {
+                // Safety: the first `seen` spans were written below.
+                let (from, to) = unsafe { span.assume_init() };
+                let other = &self.doc[from as usize..to as usize];
+                // Most keys differ in length or first byte: no call to memcmp for those.
+                other.len() == text.len() && other.first() == text.first() && other == text
+            });
             if repeated || seen == MAX_KEYS {
                 return None;
             }
-            keys[seen] = (key.start as u32, key.end as u32);
+            keys[seen].write((key.start as u32, key.end as u32));
             seen += 1;
             self.skip_space();
             if self.peek()? != b':' {
@@ -496,7 +503,10 @@ mod tests {
             br#"{"a": 1, "a\/": 2}"#,
         ] {
             let mut slots = [None; 2];
-            assert!(document(repeated, SHAPE, &mut slots).is_none(), "{repeated:?}");
+            assert!(
+                document(repeated, SHAPE, &mut slots).is_none(),
+                "{repeated:?}"
+            );
         }
         let mut slots = [None; 2];
         let alike = br#"{"a": {"b": 1, "bb": 2, "c": {"b": 3}}, "b": 4}"#;
