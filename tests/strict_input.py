@@ -55,6 +55,14 @@ STRICT: dict[str, tuple[bytes, str]] = {
         ),
         f'duplicate key "u2" in {HEROES}',
     ),
+    "a whole hero twice": (
+        wire.edit_task(
+            MATCH,
+            '"PARTICIPANTS_HEROS": {',
+            '"PARTICIPANTS_HEROS": {"u1": {"token": "u1", "id": 1, "attack": 2, "health": 3}, ',
+        ),
+        f'duplicate key "u1" in {HEROES}',
+    ),
     "a hero's id twice": (
         wire.edit_task(MATCH, '"id": 1', '"id": 1, "id": 7'),
         f'duplicate key "id" in {HEROES}.u1',

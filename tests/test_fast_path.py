@@ -12,7 +12,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from superhero_assets.core import fast_keys, fast_path, native
+from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect, parse_batch
 from superhero_assets.simulator import bulk
@@ -236,10 +236,10 @@ def test_strict_input_matches_the_full_rules_and_its_neighbours_stay_fast():
 
 
 def test_native_and_duckdb_give_the_same_tables_for_strict_input(monkeypatch):
+    monkeypatch.setenv("SUPERHERO_NATIVE", "1")
     if not native.available():
         pytest.skip(f"the native module is not built: {native.INSTALL_HINT}")
     raw = wire.raw_table([value for value, _ in STRICT.values()] + EDGES + good_messages())
-    monkeypatch.setenv("SUPERHERO_NATIVE", "1")
     by_native = parse_batch(raw, "etl")
     monkeypatch.setenv("SUPERHERO_NATIVE", "0")
     by_duckdb = parse_batch(raw, "etl")
@@ -248,18 +248,15 @@ def test_native_and_duckdb_give_the_same_tables_for_strict_input(monkeypatch):
         assert table.equals(by_duckdb[name]), name
 
 
-def test_only_matches_of_the_simulator_are_searched_for_repeated_keys():
+def test_the_simulators_messages_are_not_searched_for_repeated_keys():
     """DuckDB's side searches (json_tree) only what is not in one of the game's layouts."""
     values: list[str] = []
     bulk.simulate(3000, 3, load_roster(), lambda _topic, value: values.append(value))
     con = connect()
     con.register("fast_in", pa.table({"s": pa.array(values, pa.string())}))
     parsed = con.sql(fast_path._LEAVES_SQL).to_arrow_table()
-    matches = ['"log_message": "Starting Match"' in v for v in values]
-    assert parsed["search_value"].null_count == len(values)
-    assert parsed["search_task"].is_valid().to_pylist() == matches
-    assert not fast_keys.with_a_repeated_key(con, parsed).any()
-    assert 0 < sum(matches) < len(values)
+    assert parsed["search_value"].null_count == parsed["search_task"].null_count == len(values)
+    assert any('"log_message": "Starting Match"' in v for v in values)
 
 
 def test_one_impossible_date_leaves_the_rest_of_the_batch_on_the_fast_path():

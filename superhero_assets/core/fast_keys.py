@@ -36,7 +36,7 @@ VALUE_LAYOUTS = {
 }
 _GAME = '{"TIMESTAMP": @ts, "PAYLOAD": {"GAME_TOKEN": @game_token'
 _PLAYER = _GAME + ', "USER_TOKEN": @user_token}, "STATUS": {"ACTION": @action, "DETAILS": '
-# By log_message ('Starting Match', with its list and map, is always searched).
+# By log_message ('Starting Match' below: its list and map are not scalars).
 TASK_LAYOUTS = {
     "Attack Completed": _PLAYER + '{"ENEMY_TOKEN": @enemy_token, "ENEMY_DAMAGE": @enemy_damage, '
     '"ENEMY_HEALTH_PRIOR": @enemy_health_prior, "ENEMY_HEALTH_POST": @enemy_health_post}}}',
@@ -46,14 +46,51 @@ TASK_LAYOUTS = {
 }
 
 
-def in_layout_sql(text: str, layout: str, leaf: dict[str, str]) -> str:
-    """SQL: `text` is exactly `layout` with scalar leaves put in (@name: leaf[name])."""
+def _rebuilt(layout: str, leaf: dict[str, str]) -> tuple[str, str]:
+    """SQL: (`layout` with leaf[name] put in for each @name, those leaves are scalars)."""
     parts = re.split(r"@(\w+)", layout)  # literal, name, literal, ..., literal
     # concat() skips a NULL leaf, but then a value is missing after a colon: the result is
     # not JSON, so never equal to the text (which is); the scalar test is NULL too.
     pieces = (_lit(part) if i % 2 == 0 else leaf[part] for i, part in enumerate(parts) if part)
     scalar = " AND ".join(f"left({leaf[n]}, 1) NOT IN ('{{', '[')" for n in parts[1::2])
-    return f"({text} = concat({', '.join(pieces)}) AND {scalar})"
+    return f"concat({', '.join(pieces)})", scalar
+
+
+def in_layout_sql(text: str, layout: str, leaf: dict[str, str]) -> str:
+    """SQL: `text` is exactly `layout` with scalar leaves put in (@name: leaf[name])."""
+    rebuilt, scalar = _rebuilt(layout, leaf)
+    return f"({text} = {rebuilt} AND {scalar})"
+
+
+_MATCH_HEAD = '{"TIMESTAMP": @ts, "PAYLOAD": {"GAME_TOKEN": @game_token, "PARTICIPANTS": '
+_MATCH_SPLIT = '], "PARTICIPANTS_HEROS": '
+_MATCH_TAIL = '}, "STATUS": {"GAME": @game}}'
+# A map of heroes as DuckDB writes it (minified), each hero a flat object of fixed keys.
+_HERO = r'"[^"\\]*":\{"token":"[^"\\]*","id":\d+,"attack":\d+,"health":\d+\}'
+HEROES_SHAPE = rf"\{{{_HERO}(,{_HERO})*\}}"
+
+
+def in_match_layout_sql(text: str, leaf: dict[str, str]) -> str:
+    """SQL: `text` is a match's task in the game's layout, whose participants are scalars
+    and whose heroes are flat objects of the hero's keys, in a map of distinct keys.
+
+    The participants and heroes are cut from the text between the parts around them, and
+    must be what DuckDB read, once minified (a cut inside a string leaves invalid JSON).
+    """
+    (head, head_scalar), (tail, tail_scalar) = (
+        _rebuilt(_MATCH_HEAD, leaf),
+        _rebuilt(_MATCH_TAIL, leaf),
+    )
+    middle = f"{text}[length({head}) + 1:length({text}) - length({tail})]"
+    cut = f"strpos({middle}, {_lit(_MATCH_SPLIT)})"
+    participants = f"{middle}[:{cut}]"
+    heroes = f"{middle}[{cut} + {len(_MATCH_SPLIT)}:]"
+    p, h = leaf["participants"], leaf["heroes"]
+    return f"""(starts_with({text}, {head}) AND ends_with({text}, {tail})
+        AND {head_scalar} AND {tail_scalar} AND {cut} > 0
+        AND try(json({participants})) = {p} AND NOT contains({p}, '{{')
+        AND try(json({heroes})) = {h} AND regexp_full_match({h}, {_lit(HEROES_SHAPE)})
+        AND list_unique(json_keys({h})) = len(json_keys({h})))"""
 
 
 def _leaves(column: str, paths: dict[str, str]) -> dict[str, str]:
@@ -74,6 +111,10 @@ def to_search_sql() -> str:
         f"WHEN {f['log_message']} = {_lit(chr(34) + message + chr(34))} "
         f"THEN {in_layout_sql('task_text', layout, k)}"
         for message, layout in TASK_LAYOUTS.items()
+    )
+    task_layout += (
+        f" WHEN {f['log_message']} = '\"Starting Match\"' "
+        f"THEN {in_match_layout_sql('task_text', k)}"
     )
     return f"""CASE WHEN f IS NOT NULL AND NOT coalesce(CASE {value_layout} END, false)
          THEN s END AS search_value,
