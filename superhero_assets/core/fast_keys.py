@@ -93,15 +93,16 @@ def in_match_layout_sql(text: str, leaf: dict[str, str]) -> str:
         AND list_unique(json_keys({h})) = len(json_keys({h})))"""
 
 
-def _leaves(column: str, paths: dict[str, str]) -> dict[str, str]:
-    return {name: f"{column}[{i}]::VARCHAR" for i, name in enumerate(paths, start=1)}
+def _leaves(prefix: str, paths: dict[str, str]) -> dict[str, str]:
+    return {name: f"{prefix}{name}" for name in paths}
 
 
 def to_search_sql() -> str:
     """Columns search_value and search_task: the documents not in a layout (else NULL), of
-    a row with columns s (the value), f (its leaves at VALUE_PATHS), task_text and k (its
-    leaves at TASK_PATHS), as the fast path's SQL has them."""
-    f, k = _leaves("f", VALUE_PATHS), _leaves("k", TASK_PATHS)
+    a row with columns s (the value), parsed, f_{name} (its leaves at VALUE_PATHS),
+    task_text, task_parsed and k_{name} (its leaves at TASK_PATHS), as the fast path's SQL
+    has them."""
+    f, k = _leaves("f_", VALUE_PATHS), _leaves("k_", TASK_PATHS)
     # CASE reads only the layout a message may be in.
     value_layout = " ".join(
         f"WHEN starts_with({f['task']}, {_lit(first)}) THEN {in_layout_sql('s', layout, f)}"
@@ -116,9 +117,9 @@ def to_search_sql() -> str:
         f" WHEN {f['log_message']} = '\"Starting Match\"' "
         f"THEN {in_match_layout_sql('task_text', k)}"
     )
-    return f"""CASE WHEN f IS NOT NULL AND NOT coalesce(CASE {value_layout} END, false)
+    return f"""CASE WHEN parsed AND NOT coalesce(CASE {value_layout} END, false)
          THEN s END AS search_value,
-    CASE WHEN k IS NOT NULL AND NOT coalesce(CASE {task_layout} END, false)
+    CASE WHEN task_parsed AND NOT coalesce(CASE {task_layout} END, false)
          THEN task_text END AS search_task"""
 
 

@@ -51,7 +51,7 @@ _UTC_TS = f"^{strict.UTC_TS_SHAPE}$"
 _FIRST_TIME = datetime.fromisoformat(strict.FIRST_TIME)
 _LOCAL_ROUNDS_PAST_9999 = datetime.fromisoformat(strict.LOCAL_ROUNDS_PAST_9999 + "00")
 
-_TOP_LEAVES = [(i, n) for i, n in enumerate(VALUE_FIELDS, start=1) if n != "task"]
+_TOP_LEAVES = [n for n in VALUE_FIELDS if n != "task"]
 # Only parsing happens in SQL: the leaves of each value, and of each task worth reading.
 _LEAVES_SQL = f"""
 WITH doc AS (
@@ -64,14 +64,19 @@ WITH doc AS (
     SELECT *, CASE WHEN starts_with(task_text, '{{')
                    THEN try(json_extract(task_text, {path_list(fast_keys.TASK_PATHS)})) END AS k
     FROM task
+), leaves AS (
+    SELECT s, task_text, f IS NOT NULL AS parsed, k IS NOT NULL AS task_parsed,
+        {", ".join(f"f[{i}]::VARCHAR AS f_{n}" for i, n in enumerate(fast_keys.VALUE_PATHS, 1))},
+        {", ".join(f"k[{i}]::VARCHAR AS k_{n}" for i, n in enumerate(fast_keys.TASK_PATHS, 1))}
+    FROM task_doc
 )
-SELECT starts_with(s, '{{') AND f IS NOT NULL AS object,
+SELECT starts_with(s, '{{') AND parsed AS object,
     {fast_keys.to_search_sql()},
-    {", ".join(f"f[{i}]::VARCHAR AS f_{n}" for i, n in _TOP_LEAVES)},
-    f[5] IS NOT NULL AS has_task,
-    starts_with(task_text, '{{') AND k IS NOT NULL AS task_object,
-    {", ".join(f"k[{i}]::VARCHAR AS k_{n}" for i, n in enumerate(TASK_FIELDS, start=1))}
-FROM task_doc
+    {", ".join(f"f_{n}" for n in _TOP_LEAVES)},
+    f_task IS NOT NULL AS has_task,
+    starts_with(task_text, '{{') AND task_parsed AS task_object,
+    {", ".join(f"k_{n}" for n in TASK_FIELDS)}
+FROM leaves
 """
 
 
