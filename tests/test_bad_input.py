@@ -8,6 +8,7 @@ from confluent_kafka import Producer
 
 from tests import wire
 from tests.elt_env import EltEnv
+from tests.strict_input import STRICT
 
 pytestmark = pytest.mark.integration
 
@@ -88,15 +89,18 @@ CATALOGUE = {
         wire.attack("g", "a", "b", 5, 20, 15, ts="01/09/2023 14:03:07"),
         None,
         None,
-        "task.TIMESTAMP 01/09/2023 14:03:07 is not UTC time",
+        'task.TIMESTAMP "01/09/2023 14:03:07" is not UTC time',
     ),
     "TIMESTAMP without a Z": (
         wire.attack("g", "a", "b", 5, 20, 15, ts="2023-09-01T14:03:07"),
         None,
         None,
-        "task.TIMESTAMP 2023-09-01T14:03:07 is not UTC time",
+        'task.TIMESTAMP "2023-09-01T14:03:07" is not UTC time',
     ),
     "unknown log_message": (wire.record("lib.server.game", "Level Up", "{}"), None, None, None),
+    # Strict input (duplicate keys, timestamps' shape and range, a participant twice): the
+    # reason is exact.
+    **{kind: (value, None, None, reason) for kind, (value, reason) in STRICT.items()},
 }
 
 
@@ -141,6 +145,7 @@ def test_each_kind_of_bad_input_is_quarantined_with_its_reason(loaded, kind):
     else:
         row = by_offset[offsets[kind]]
         assert reason in row["error"], row["error"]
+        assert kind not in STRICT or row["error"] == reason
         assert row["value"] == CATALOGUE[kind][0]
 
 

@@ -7,13 +7,18 @@ twice: with the native module judging the messages, and with DuckDB judging them
 
 import json
 import random
+import re
 
+import pyarrow as pa
 import pytest
 
 from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect, parse_batch
+from superhero_assets.simulator import bulk
+from superhero_assets.simulator.roster import load_roster
 from tests import wire
+from tests.strict_input import EDGES, STRICT
 
 ODD_VALUES = [
     "5",
@@ -57,6 +62,14 @@ ODD_TIMES = [
     "2023-09-01T14:03:07",
     "2023-02-29T14:03:07Z",
     "2023-09-01T14:03:07+00:00",
+    " 2023-09-01T14:03:07Z",
+    "2023-9-1T14:03:07Z",
+    "0000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59.999499",
+    "9999-12-31T23:59:59.999500",
+    "0001-01-01T00:00:00.000000",
+    "2023-09-01T10:03:07.512345 ",
 ]
 TASK_PATHS = [
     ("TIMESTAMP",),
@@ -141,9 +154,17 @@ def mutate(value: bytes, rng: random.Random) -> bytes:
         field = rng.choice(["level", "timestamp", "name", "log_message", "task"])
         doc.pop(field, None) if odd is DROP else doc.__setitem__(field, odd)
     text = json.dumps(doc, ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.1:
+        text = repeat_a_key(text, rng)
     if rng.random() < 0.05:
         text = text[: rng.randrange(len(text))]  # cut short: not JSON
     return text.encode()
+
+
+def repeat_a_key(text: str, rng: random.Random) -> str:
+    """A member added before one of the value's or the task's: its key twice in an object."""
+    key = rng.choice(list(re.finditer(r'(\\?"\w+\\?"): ', text)))
+    return text[: key.start()] + key.group(1) + ": 0, " + text[key.start() :]
 
 
 def split(values):
@@ -204,6 +225,38 @@ def test_each_odd_timestamp_matches_the_full_rules(odd):
         wire.record("lib.server.game", "Power Up", "x", ts=odd),
     ]
     assert_same(values)
+
+
+def test_strict_input_matches_the_full_rules_and_its_neighbours_stay_fast():
+    good = good_messages()
+    values = [v for value, _ in STRICT.values() for v in (value, *good)] + EDGES
+    clean, _, rest = split(values)
+    assert rest.num_rows == len(STRICT)
+    assert_same(values)
+
+
+def test_native_and_duckdb_give_the_same_tables_for_strict_input(monkeypatch):
+    monkeypatch.setenv("SUPERHERO_NATIVE", "1")
+    if not native.available():
+        pytest.skip(f"the native module is not built: {native.INSTALL_HINT}")
+    raw = wire.raw_table([value for value, _ in STRICT.values()] + EDGES + good_messages())
+    by_native = parse_batch(raw, "etl")
+    monkeypatch.setenv("SUPERHERO_NATIVE", "0")
+    by_duckdb = parse_batch(raw, "etl")
+    assert by_native["quarantine"].num_rows == len(STRICT)
+    for name, table in by_native.items():
+        assert table.equals(by_duckdb[name]), name
+
+
+def test_the_simulators_messages_are_not_searched_for_repeated_keys():
+    """DuckDB's side searches (json_tree) only what is not in one of the game's layouts."""
+    values: list[str] = []
+    bulk.simulate(3000, 3, load_roster(), lambda _topic, value: values.append(value))
+    con = connect()
+    con.register("fast_in", pa.table({"s": pa.array(values, pa.string())}))
+    parsed = con.sql(fast_path._LEAVES_SQL).to_arrow_table()
+    assert parsed["search_value"].null_count == parsed["search_task"].null_count == len(values)
+    assert any('"log_message": "Starting Match"' in v for v in values)
 
 
 def test_one_impossible_date_leaves_the_rest_of_the_batch_on_the_fast_path():

@@ -9,6 +9,7 @@ import pytest
 from superhero_assets.core import contract
 from superhero_assets.core.parse import parse_batch
 from tests import wire
+from tests.strict_input import EDGES, STRICT
 
 
 def parse(values, **kw):
@@ -92,12 +93,12 @@ BAD = [
     (wire.attack("g", "a", "b", 10**23, 2, 1), "within uint64, got double"),
     (
         wire.attack("g", "a", "b", 1, 2, 1, ts="2023-09-01T14:03:07"),
-        "task.TIMESTAMP 2023-09-01T14:03:07 is not UTC time",
+        'task.TIMESTAMP "2023-09-01T14:03:07" is not UTC time',
     ),
     (wire.attack("g", "a", "b", 1, 2, 1, ts="2023-09-01 14:03:07Z"), "is not UTC time"),
     (
         wire.record("x", "Attack Completed", "{}", ts="2023-09-01T10:03:07"),
-        "field timestamp 2023-09-01T10:03:07 is not local ISO time",
+        'field timestamp "2023-09-01T10:03:07" is not local ISO time',
     ),
     (wire.starting_match("g", {"u": (70000, 1, 1)}), "id is past uint16: 70000"),
     (wire.starting_match("g", {"u": (1, -1, 1)}), "attack is negative"),
@@ -120,6 +121,28 @@ def test_bad_input_is_quarantined_with_its_reason_while_neighbours_load(value, r
     assert out["lib_server_game"].num_rows == 2
     assert out["log_meta"].num_rows == 2
     assert out["buffer_meta"].num_rows == 3
+
+
+@pytest.mark.parametrize("kind", list(STRICT))
+def test_input_the_game_never_writes_is_quarantined_with_its_exact_reason(kind):
+    value, reason = STRICT[kind]
+    good = wire.attack("g", "a", "b", 1, 2, 1)
+    for fast in (True, False):
+        out = parse_batch(wire.raw_table([good, value, good]), "etl-test", fast=fast)
+        assert out["quarantine"].to_pylist()[0]["error"] == reason
+        assert out["quarantine"]["offset"].to_pylist() == [1]
+        assert out["log_meta"]["msg_id"].to_pylist() == [f"lib.server.game:0:{i}" for i in (0, 2)]
+        assert out["lib_server_game"].num_rows == 2
+        assert out["lib_server_lobby"].num_rows == 0
+
+
+def test_times_at_the_edges_of_years_0001_to_9999_load():
+    out = parse(EDGES)
+    assert out["quarantine"].num_rows == 0
+    local = [str(t) for t in out["log_meta"]["timestamp"].cast("string").to_pylist()]
+    assert local[0] == "9999-12-31 23:59:59.999" and local[2] == "0001-01-01 00:00:00.000"
+    game = out["lib_server_game"]["timestamp"].cast("string").to_pylist()
+    assert game == ["9999-12-31 23:59:59", "0001-01-01 00:00:00"]
 
 
 def test_an_unknown_log_message_is_kept_in_log_meta():

@@ -102,3 +102,18 @@ def raw_table(
         },
         schema=contract.RAW_MESSAGES,
     )
+
+
+def edit_value(value: bytes, old: str, new: str) -> bytes:
+    """The value with the first `old` of its JSON text replaced by `new` (e.g. a key twice)."""
+    text = value.decode()
+    assert old in text, old
+    return text.replace(old, new, 1).encode()
+
+
+def edit_task(value: bytes, old: str, new: str) -> bytes:
+    """The same inside the (double-encoded) task's own JSON text."""
+    doc = json.loads(value)
+    assert old in doc["task"], old
+    doc["task"] = doc["task"].replace(old, new, 1)
+    return json.dumps(doc).encode()

@@ -2,12 +2,18 @@
 //! the spans of the fields asked for.
 //!
 //! It is deliberately narrower than JSON: anything it is unsure how DuckDB would read
-//! (`\u` escapes, exponents, very long numbers, deep nesting, escaped or repeated keys in
-//! an object we look into) is refused, and a refused message goes to the full SQL rules,
-//! which decide it. So a refusal costs speed, never correctness.
+//! (`\u` escapes, exponents, very long numbers, deep nesting, an escaped key, a key twice
+//! in one object, an object of very many keys) is refused, and a refused message goes to
+//! the full SQL rules, which decide it (a repeated key is quarantined: readers disagree on
+//! which value counts). So a refusal costs speed, never correctness.
+
+use std::mem::MaybeUninit;
 
 const MAX_DEPTH: u32 = 32;
 const MAX_NUMBER_LEN: usize = 40;
+/// Keys of one object compared for repeats, each with those before it: objects here have
+/// a handful of keys (a match's heroes map one per player), so a quadratic scan is cheap.
+const MAX_KEYS: usize = 64;
 
 /// Bytes that end a run of ordinary string bytes: a quote, a backslash, a control character.
 const SPECIAL: [bool; 256] = {
@@ -199,11 +205,28 @@ impl<'a> Reader<'a> {
         if !self.open(depth, b'{', b'}')? {
             return Some(());
         }
+        // Spans of the keys read so far; left uninitialised (this runs for every object).
+        let mut keys = [const { MaybeUninit::<(u32, u32)>::uninit() }; MAX_KEYS];
+        let mut seen = 0;
         loop {
             if self.peek()? != b'"' {
                 return None;
             }
             let key = self.string()?;
+            // Unescaped keys are equal exactly when their bytes are; escaped ones are refused.
+            let text = Leaf::plain(Some(key), self.doc)?;
+            let repeated = keys[..seen].iter().any(|span| {
+                // Safety: the first `seen` spans were written below.
+                let (from, to) = unsafe { span.assume_init() };
+                let other = &self.doc[from as usize..to as usize];
+                // Most keys differ in length or first byte: no call to memcmp for those.
+                other.len() == text.len() && other.first() == text.first() && other == text
+            });
+            if repeated || seen == MAX_KEYS {
+                return None;
+            }
+            keys[seen].write((key.start as u32, key.end as u32));
+            seen += 1;
             self.skip_space();
             if self.peek()? != b':' {
                 return None;
@@ -262,8 +285,7 @@ impl<'a> Reader<'a> {
     /// looking into nested objects as the shape says, all in this one pass.
     ///
     /// A member's slots stay empty where the value is not an object, as a JSON path gives.
-    /// None (refuse the message) if the document is invalid, or a member the shape names
-    /// appears twice, or a key is escaped: which one a path reads is DuckDB's to say.
+    /// None (refuse the message) if the document is invalid, or `object` refuses a key.
     pub fn shaped(
         &mut self,
         depth: u32,
@@ -275,10 +297,9 @@ impl<'a> Reader<'a> {
         }
         let start = self.at;
         self.object(depth, |reader, key| {
-            let key = Leaf::plain(Some(key), reader.doc)?;
+            let key = key.bytes(reader.doc);
             match shape.iter().find(|field| field.key == key) {
                 None => reader.value(depth + 1).map(drop),
-                Some(field) if slots[field.slot].is_some() => None,
                 Some(field) => {
                     slots[field.slot] = Some(reader.shaped(depth + 1, field.inner, slots)?);
                     Some(())
@@ -475,6 +496,21 @@ mod tests {
         assert_eq!(slots[1].unwrap().bytes(doc), b"x");
         let mut slots = [None; 2];
         assert!(document(br#"{"a": {"b": 1, "b": 2}}"#, SHAPE, &mut slots).is_none());
+        for repeated in [
+            &br#"{"a": 1, "z": 2, "z": 3}"#[..],
+            br#"{"a": {"c": [{"d": 1, "d": 1}]}}"#,
+            br#"{"z": {"y": 1, "y": 2}}"#,
+            br#"{"a": 1, "a\/": 2}"#,
+        ] {
+            let mut slots = [None; 2];
+            assert!(
+                document(repeated, SHAPE, &mut slots).is_none(),
+                "{repeated:?}"
+            );
+        }
+        let mut slots = [None; 2];
+        let alike = br#"{"a": {"b": 1, "bb": 2, "c": {"b": 3}}, "b": 4}"#;
+        assert!(document(alike, SHAPE, &mut slots).is_some());
         let mut slots = [None; 2];
         assert!(document(br#"{"a": 5} x"#, SHAPE, &mut slots).is_none());
         let mut slots = [None; 2];

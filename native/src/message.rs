@@ -286,17 +286,17 @@ fn participants(inner: &[u8], parts: Leaf, heroes: Leaf) -> Option<Vec<(&[u8], [
     // Each hero's id, attack and health, read with the map in one pass.
     let mut map: Vec<(&[u8], [Option<Leaf>; 3])> = Vec::with_capacity(4);
     Reader::new(inner, heroes.start).object(0, |reader, key| {
-        let key = Leaf::plain(Some(key), inner)?;
+        // The reader refuses a repeated or escaped key: each hero's token is its key's bytes.
         let mut hero = [None; 3];
         reader.shaped(1, HERO, &mut hero)?;
-        // A repeated hero: which one a map lookup finds is DuckDB's to say.
-        (!map.iter().any(|(k, _)| *k == key)).then(|| map.push((key, hero)))
+        map.push((key.bytes(inner), hero));
+        Some(())
     })?;
     let mut out: Vec<(&[u8], [u64; 3])> = Vec::with_capacity(map.len());
     Reader::new(inner, parts.start).array(0, |part| {
         let token = Leaf::plain(Some(part), inner)?;
         if out.iter().any(|(t, _)| *t == token) {
-            return None;
+            return None; // the same player twice: quarantined by the full rules
         }
         let [id, attack, health] = map.iter().find(|(k, _)| *k == token)?.1;
         let id = uint(id, inner).filter(|id| *id <= UINT16_MAX)?;

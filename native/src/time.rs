@@ -1,6 +1,11 @@
 //! The two timestamp shapes of the wire format, read as the full rules read them (DuckDB's
-//! strptime: proleptic Gregorian, no leap seconds), or refused. Year 0000, which DuckDB
-//! takes, is refused here: such a message goes to the full rules.
+//! strptime: proleptic Gregorian, no leap seconds), or refused. The full rules quarantine
+//! what is refused here for its range: year 0000, and a local time that rounds to year
+//! 10000 in its millisecond column.
+
+/// 10000-01-01T00:00:00 less half a millisecond, in microseconds since the epoch: from here
+/// on, a local time rounded to milliseconds is past year 9999.
+const ROUNDS_PAST_9999_US: i64 = 253_402_300_800_000_000 - 500;
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffff` (the log's local time) as microseconds since the epoch.
 pub fn local_micros(text: &[u8]) -> Option<i64> {
@@ -8,7 +13,8 @@ pub fn local_micros(text: &[u8]) -> Option<i64> {
         return None;
     }
     let fraction = number(&text[20..26])?;
-    Some(seconds(&text[..19])? * 1_000_000 + fraction)
+    let micros = seconds(&text[..19])? * 1_000_000 + fraction;
+    (micros < ROUNDS_PAST_9999_US).then_some(micros)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (the task's UTC time) as seconds since the epoch.
@@ -77,5 +83,20 @@ mod tests {
         assert_eq!(utc_seconds(b"2023-09-01T24:00:00Z"), None);
         assert_eq!(local_micros(b"1969-12-31T23:59:59.999500"), Some(-500));
         assert_eq!(local_micros(b"2023-09-01T10:03:07.5"), None);
+    }
+
+    #[test]
+    fn refuses_what_leaves_years_0001_to_9999() {
+        assert_eq!(utc_seconds(b"0000-12-31T23:59:59Z"), None);
+        assert_eq!(utc_seconds(b"0001-01-01T00:00:00Z"), Some(-62_135_596_800));
+        assert_eq!(local_micros(b"0000-12-31T23:59:59.999999"), None);
+        assert_eq!(
+            local_micros(b"9999-12-31T23:59:59.999499"),
+            Some(ROUNDS_PAST_9999_US - 1)
+        );
+        assert_eq!(local_micros(b"9999-12-31T23:59:59.999500"), None);
+        assert_eq!(utc_seconds(b"9999-12-31T23:59:59Z"), Some(253_402_300_799));
+        assert_eq!(utc_seconds(b" 2023-09-01T14:03:07Z"), None);
+        assert_eq!(utc_seconds(b"2023-9-01T14:03:07Z"), None);
     }
 }

@@ -3,7 +3,8 @@
 The heroes map is parsed once per message and looked up for each participant, exactly as
 the full rules do (`parse._PARTICIPANTS`); a participant is clean when its token is a plain
 string and its hero an object with an id within uint16 and attack and health of at most 19
-digits. A match is clean when it has participants and every one of them is.
+digits, and no other participant of its match has its token. A match is clean when it has
+participants and every one of them is.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ WITH matches AS (
     FROM heroes
 )
 SELECT i, p_index, user_token,
-    starts_with(p, '"') AND NOT contains(p, '\\') AND h IS NOT NULL AS plain,
+    starts_with(p, '"') AND NOT contains(p, '\\') AND h IS NOT NULL
+        AND count(*) OVER (PARTITION BY i, p) = 1 AS plain,
     h[1]::VARCHAR AS id, h[2]::VARCHAR AS attack, h[3]::VARCHAR AS health
 FROM leaves
 ORDER BY i, p_index

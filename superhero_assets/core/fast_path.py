@@ -11,18 +11,21 @@ The judging is done by the native module (`native.py`) when it is built, else by
 
 A clean verdict is deliberately conservative: each condition implies the rule it stands
 for passes (a string without escapes, a number of at most 19 digits, a timestamp of the
-exact shape), so this path never loads what the full rules would quarantine, and its
-columns equal theirs on every clean message; tests/test_fast_path.py checks both.
+exact shape and range, no key twice in an object), so this path never loads what the full
+rules would quarantine, and its columns equal theirs on every clean message;
+tests/test_fast_path.py checks both.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import contract, fast_lobby, native
+from superhero_assets.core import contract, fast_keys, fast_lobby, native, strict
 from superhero_assets.core.leaves import (
     all_of,
     plain,
@@ -43,29 +46,37 @@ from superhero_assets.core.rules import (
 # Unknown messages are clean once the common fields are; known ones need their task too.
 _UINT_FIELDS = ("enemy_damage", "enemy_health_prior", "enemy_health_post")
 _STRING_FIELDS = ("game_token", "user_token", "action", "enemy_token")
-_LOCAL_TS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$"  # %Y-%m-%dT%H:%M:%S.%f, 6 digits
-_UTC_TS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # %Y-%m-%dT%H:%M:%SZ
+_LOCAL_TS = f"^{strict.LOCAL_TS_SHAPE}$"
+_UTC_TS = f"^{strict.UTC_TS_SHAPE}$"
+_FIRST_TIME = datetime.fromisoformat(strict.FIRST_TIME)
+_LOCAL_ROUNDS_PAST_9999 = datetime.fromisoformat(strict.LOCAL_ROUNDS_PAST_9999 + "00")
 
-_TOP_LEAVES = [(i, n) for i, n in enumerate(VALUE_FIELDS, start=1) if n != "task"]
+_TOP_LEAVES = [n for n in VALUE_FIELDS if n != "task"]
 # Only parsing happens in SQL: the leaves of each value, and of each task worth reading.
 _LEAVES_SQL = f"""
 WITH doc AS (
-    SELECT s, try(json_extract(s, {path_list(VALUE_FIELDS)})) AS f FROM fast_in
+    SELECT s, try(json_extract(s, {path_list(fast_keys.VALUE_PATHS)})) AS f FROM fast_in
 ), task AS (
     SELECT *, CASE WHEN f[4] IN ({", ".join(_lit(f'"{m}"') for m in KNOWN_TASK_MESSAGES)})
                     AND starts_with(f[5], '"') THEN f[5] ->> '$' END AS task_text
     FROM doc
 ), task_doc AS (
     SELECT *, CASE WHEN starts_with(task_text, '{{')
-                   THEN try(json_extract(task_text, {path_list(TASK_FIELDS)})) END AS k
+                   THEN try(json_extract(task_text, {path_list(fast_keys.TASK_PATHS)})) END AS k
     FROM task
+), leaves AS (
+    SELECT s, task_text, f IS NOT NULL AS parsed, k IS NOT NULL AS task_parsed,
+        {", ".join(f"f[{i}]::VARCHAR AS f_{n}" for i, n in enumerate(fast_keys.VALUE_PATHS, 1))},
+        {", ".join(f"k[{i}]::VARCHAR AS k_{n}" for i, n in enumerate(fast_keys.TASK_PATHS, 1))}
+    FROM task_doc
 )
-SELECT starts_with(s, '{{') AND f IS NOT NULL AS object,
-    {", ".join(f"f[{i}]::VARCHAR AS f_{n}" for i, n in _TOP_LEAVES)},
-    f[5] IS NOT NULL AS has_task,
-    starts_with(task_text, '{{') AND k IS NOT NULL AS task_object,
-    {", ".join(f"k[{i}]::VARCHAR AS k_{n}" for i, n in enumerate(TASK_FIELDS, start=1))}
-FROM task_doc
+SELECT starts_with(s, '{{') AND parsed AS object,
+    {fast_keys.to_search_sql()},
+    {", ".join(f"f_{n}" for n in _TOP_LEAVES)},
+    f_task IS NOT NULL AS has_task,
+    starts_with(task_text, '{{') AND task_parsed AS task_object,
+    {", ".join(f"k_{n}" for n in TASK_FIELDS)}
+FROM leaves
 """
 
 
@@ -110,6 +121,7 @@ def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Ju
         parsed = con.sql(_LEAVES_SQL).to_arrow_table()
     finally:
         con.unregister("fast_in")
+    repeated_key = fast_keys.with_a_repeated_key(con, parsed)
     f = {n: parsed[f"f_{n}"] for n in VALUE_FIELDS if n != "task"}
     k = {n: parsed[f"k_{n}"] for n in TASK_FIELDS}
     message = text(f["log_message"])
@@ -119,12 +131,21 @@ def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Ju
     ts_local = timestamp(text(f["timestamp"]), _LOCAL_TS, 26, "us")
     ts_task = timestamp(text(k["ts"]), _UTC_TS, 19, "s")
     numbers = {n: uint(k[n]) for n in _UINT_FIELDS}
+    local_in_range = pc.and_(
+        pc.greater_equal(ts_local, _FIRST_TIME), pc.less(ts_local, _LOCAL_ROUNDS_PAST_9999)
+    )
     clean = all_of(
         parsed["object"],
+        pa.array(~repeated_key),
         *(plain(f[n]) for n in ("level", "timestamp", "name", "log_message")),
-        pc.is_valid(ts_local),
+        local_in_range,
         parsed["has_task"],
-        unless(known, parsed["task_object"], plain(k["ts"]), pc.is_valid(ts_task)),
+        unless(
+            known,
+            parsed["task_object"],
+            plain(k["ts"]),
+            pc.greater_equal(ts_task, _FIRST_TIME),
+        ),
         unless(attack, *(plain(k[n]) for n in _STRING_FIELDS), *map(pc.is_valid, numbers.values())),
     )
     # A match is judged further only if everything else about it is clean.

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from superhero_assets.core import contract, fast_path
+from superhero_assets.core import contract, fast_path, strict
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.rules import (
     HERO_FIELDS,
@@ -191,7 +191,9 @@ WITH {_fields(_MAYBE_START)},
 heroes AS (
     -- The heroes map is parsed once per message, then looked up for each participant.
     SELECT topic, "partition", "offset", p_index, p, {jstr("p")} AS p_text,
-           json(hero_map[{jstr("p")}]) AS hero
+           json(hero_map[{jstr("p")}]) AS hero,
+           row_number() OVER (PARTITION BY topic, "partition", "offset", {jstr("p")}
+                              ORDER BY p_index) AS p_seen
     FROM (
         SELECT topic, "partition", "offset", hero_map,
                unnest(parts)::VARCHAR AS p, generate_subscripts(parts, 1) AS p_index
@@ -220,6 +222,13 @@ SELECT topic, "partition", "offset", p_index, p_text, h_id, h_attack, h_health,
 FROM typed
 """
 
+# Only documents DuckDB parsed are walked: the value when it is JSON, a known task too.
+_DUPLICATE_KEYS = strict.duplicate_keys_sql(
+    """(SELECT topic, "partition", "offset", CASE WHEN f IS NOT NULL THEN s END AS value,
+               CASE WHEN k IS NOT NULL THEN task_text END AS task FROM fields)""",
+    'topic, "partition", "offset"',
+)
+
 _MSG = f"""
 WITH {_fields()},
 participant_errors AS (
@@ -227,20 +236,23 @@ participant_errors AS (
            first(err ORDER BY p_index) FILTER (WHERE err IS NOT NULL) AS participant_error
     FROM participants
     GROUP BY ALL
-), typed AS (
+), duplicate_keys AS ({_DUPLICATE_KEYS}), typed AS (
     SELECT *,
         octet_length(value) AS value_size,
         octet_length(key) AS key_size,
         s IS NOT NULL AS utf8,
         f IS NOT NULL AS is_json,
         k IS NOT NULL AS task_is_json,
-        try_strptime(ts_text, '%Y-%m-%dT%H:%M:%S.%f') AS ts_local,
-        try_strptime(task_ts_text, '%Y-%m-%dT%H:%M:%SZ') AS ts_task,
+        CASE WHEN regexp_full_match(ts_text, '{strict.LOCAL_TS_SHAPE}')
+             THEN try_strptime(ts_text, '%Y-%m-%dT%H:%M:%S.%f') END AS ts_local,
+        CASE WHEN regexp_full_match(task_ts_text, '{strict.UTC_TS_SHAPE}')
+             THEN try_strptime(task_ts_text, '%Y-%m-%dT%H:%M:%SZ') END AS ts_task,
         try(decode(key)) AS key_text,
         CASE WHEN len(headers) = 0 THEN [] ELSE list_transform(headers, lambda h: CASE
             WHEN h.value IS NULL THEN h.key ELSE h.key || '=' || try(decode(h.value)) END) END
             AS headers_text
     FROM fields LEFT JOIN participant_errors USING (topic, "partition", "offset")
+        LEFT JOIN duplicate_keys USING (topic, "partition", "offset")
 ), checked AS (
     SELECT *,
         concat_ws('; ',

@@ -10,7 +10,7 @@ test the JSON type of those leaves (`json_type` of a few bytes), never the whole
 
 from __future__ import annotations
 
-from superhero_assets.core import contract
+from superhero_assets.core import contract, strict
 
 KNOWN_TASK_MESSAGES = (
     "Starting Match",
@@ -119,12 +119,15 @@ def content_error_sql() -> str:
         "WHEN NOT utf8 THEN 'value is not valid UTF-8'",
         "WHEN NOT is_json THEN 'value is not JSON'",
         "WHEN t_root <> 'OBJECT' THEN 'value is a JSON ' || lower(t_root) || ', not an object'",
+        "WHEN value_duplicate IS NOT NULL THEN value_duplicate",
     ]
     for field in ("level", "timestamp", "name", "log_message"):
         rules += string_field(f"f_{field}", field)
     rules += [
-        "WHEN ts_local IS NULL THEN 'field timestamp ' || ts_text "
-        "|| ' is not local ISO time with microseconds (%Y-%m-%dT%H:%M:%S.%f)'",
+        "WHEN ts_local IS NULL THEN 'field timestamp ' || to_json(ts_text) "
+        f"|| ' is not local ISO time with microseconds ({strict.LOCAL_TS_FORMAT})'",
+        f"WHEN NOT {strict.local_time_in_range('ts_local')} THEN 'field timestamp ' "
+        f"|| to_json(ts_text) || ' is {strict.YEARS} once rounded to milliseconds'",
         "WHEN f_task_t IS NULL THEN 'missing field task'",
         # Unknown messages are kept in log_meta: their task is not ours to judge.
         f"WHEN log_message NOT IN ({', '.join(map(_lit, KNOWN_TASK_MESSAGES))}) THEN NULL",
@@ -133,12 +136,15 @@ def content_error_sql() -> str:
         "WHEN NOT task_is_json THEN 'field task is a string but not JSON'",
         "WHEN t_task_root <> 'OBJECT' THEN 'field task is a JSON ' || lower(t_task_root)"
         " || ', not an object'",
+        "WHEN task_duplicate IS NOT NULL THEN task_duplicate",
     ]
     rules += string_field("k_ts", "task.TIMESTAMP")
-    rules.append(
-        "WHEN ts_task IS NULL THEN 'field task.TIMESTAMP ' || task_ts_text "
-        "|| ' is not UTC time as %Y-%m-%dT%H:%M:%SZ'"
-    )
+    rules += [
+        "WHEN ts_task IS NULL THEN 'field task.TIMESTAMP ' || to_json(task_ts_text) "
+        f"|| ' is not UTC time as {strict.UTC_TS_FORMAT}'",
+        f"WHEN NOT {strict.utc_time_in_range('ts_task')} THEN 'field task.TIMESTAMP ' "
+        f"|| to_json(task_ts_text) || ' is {strict.YEARS}'",
+    ]
     attack = "log_message = 'Attack Completed' AND "
     for name in ("game_token", "user_token", "action", "enemy_token"):
         rules += string_field(f"k_{name}", f"task.{TASK_FIELDS[name][2:]}", attack)
@@ -167,6 +173,8 @@ def participant_error_sql() -> str:
     label = "task.PAYLOAD.PARTICIPANTS_HEROS[participant]"
     rules = [
         "WHEN json_type(p) <> 'VARCHAR' THEN 'participant ' || p || ' is not a token string'",
+        "WHEN p_seen > 1 THEN 'participant ' || to_json(p_text) "
+        "|| ' is in task.PAYLOAD.PARTICIPANTS more than once'",
         "WHEN hero IS NULL THEN 'PARTICIPANTS_HEROS has no hero for participant ' || p_text",
         "WHEN hero_t <> 'OBJECT' THEN 'the hero of participant ' || p_text "
         "|| ' is not a JSON object'",
