@@ -56,6 +56,9 @@ class Rig:
         self.log.write(f"--- dagster run {self.runs} {env}\n")
         self.log.flush()
         dagster = str(Path(sys.executable).with_name("dagster"))
+        # A home of its own: a killed run must not leave a temporary one in the working folder.
+        home = self.settings.state_dir / "chaos" / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
         return subprocess.Popen(
             [dagster, "asset", "materialize", "-m", "superhero_assets.definitions"]
             + ["--select", "*"],
@@ -66,6 +69,7 @@ class Rig:
                 "OUTPUT_FS": str(self.output),
                 "SUPERHERO_TOPICS": ",".join(self.topics),
                 "ELT_LOCK_TTL_S": str(self.lock_ttl_s),
+                "DAGSTER_HOME": str(home),
                 **env,
             },
         )
