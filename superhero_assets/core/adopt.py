@@ -15,6 +15,7 @@ from superhero_assets.core import contract, manifest, state
 from superhero_assets.core.binding import (
     Binding,
     BindingError,
+    comparable_root,
     ensure_output_id,
     read_bindings,
     reset_commands,
@@ -55,7 +56,8 @@ def adopt(
                     f"for {topic} (missing up to {sorted(lacking.items())}): copy the whole old "
                     f"output, _manifest/ included, then run `superhero output adopt` again."
                 )
-        here = Binding(store.root, ensure_output_id(store), cluster_id)
+        # The copy gets an identity of its own, so the original is told apart from it.
+        here = Binding(comparable_root(store), ensure_output_id(store, fresh=True), cluster_id)
         r.mset({contract.binding_key(t): here.to_json() for t in topics})
         return [Adopted(t, before[t], here) for t in topics]
     finally:

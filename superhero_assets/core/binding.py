@@ -12,6 +12,7 @@ output's, naming both places and the command that fixes it.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from superhero_assets.core.state import StateError, TopicState, commit, read_sta
 from superhero_assets.core.store import OutputStore
 
 IDENTITY = "_manifest/output.json"
+UNKNOWN = "unknown"  # a cluster that gives no id: never told apart from another
 
 
 class BindingError(StateError):
@@ -60,10 +62,10 @@ def output_id(store: OutputStore) -> str | None:
     return str(found["output_id"]) if isinstance(found, dict) and "output_id" in found else None
 
 
-def ensure_output_id(store: OutputStore) -> str:
-    """The output's identity, created on first use. A copy of the output keeps it."""
+def ensure_output_id(store: OutputStore, fresh: bool = False) -> str:
+    """The output's identity, created on first use (or anew: an adopted copy gets its own)."""
     existing = output_id(store)
-    if existing is not None:
+    if existing is not None and not fresh:
         return existing
     created = {
         "output_id": str(uuid.uuid4()),
@@ -76,7 +78,7 @@ def ensure_output_id(store: OutputStore) -> str:
 
 def kafka_cluster_id(consumer: Consumer, timeout_s: float = 15.0) -> str:
     """The id the Kafka cluster gives itself (KRaft's cluster.id); stable across restarts."""
-    return cluster_metadata(consumer, None, timeout_s).cluster_id or "unknown"
+    return cluster_metadata(consumer, None, timeout_s).cluster_id or UNKNOWN
 
 
 def read_bindings(r: redis.Redis, topics: tuple[str, ...]) -> dict[str, Binding | None]:
@@ -86,12 +88,17 @@ def read_bindings(r: redis.Redis, topics: tuple[str, ...]) -> dict[str, Binding 
     }
 
 
+def comparable_root(store: OutputStore) -> str:
+    """The output root as the binding records it: a local folder through its symlinks."""
+    return os.path.realpath(store.root) if store.is_local else store.root
+
+
 def check_output(
     r: redis.Redis, store: OutputStore, consumer: Consumer, topics: tuple[str, ...]
 ) -> Binding:
     """This output's binding (output_id "" if it has none yet); raises BindingError when the
     Redis offsets of any topic belong elsewhere. Reads only: no lock, no write."""
-    here = Binding(store.root, output_id(store) or "", kafka_cluster_id(consumer))
+    here = Binding(comparable_root(store), output_id(store) or "", kafka_cluster_id(consumer))
     head = manifest.read_head(store)
     refuse_foreign_state(
         {t: read_state(r, t) for t in topics},
@@ -117,13 +124,30 @@ def refuse_foreign_state(
         if st.status != "ok":
             continue
         bound = bindings.get(topic)
-        if bound is not None and bound.kafka_cluster_id != here.kafka_cluster_id:
+        if (
+            bound is not None
+            and UNKNOWN not in (bound.kafka_cluster_id, here.kafka_cluster_id)
+            and (bound.kafka_cluster_id != here.kafka_cluster_id)
+        ):
             raise BindingError(
                 f"The Redis offsets of {topic} were committed for Kafka cluster "
                 f"{bound.kafka_cluster_id}, but KAFKA_BOOTSTRAP_SERVERS reaches cluster "
                 f"{here.kafka_cluster_id}: its offsets mean nothing there. Point "
                 f"KAFKA_BOOTSTRAP_SERVERS at the original cluster, or load the topic again from "
                 f"the start with the README's reset commands ({reset_commands(topic)})."
+            )
+        if (
+            bound is not None
+            and bound.output_root == here.output_root
+            and (bound.output_id != here.output_id)
+        ):
+            raise BindingError(
+                f"The Redis offsets of {topic} were committed for another output at the same "
+                f"place, {here.output_root}: its {IDENTITY} differs (the folder or bucket was "
+                f"deleted and made anew, or replaced). Restore the output that holds the rows; "
+                f"or if this one does (a copy put in its place), run `superhero output adopt`; "
+                f"or to load everything again, use the README's reset commands "
+                f"({reset_commands(topic)})."
             )
         if bound is not None and (bound.output_root, bound.output_id) != (
             here.output_root,

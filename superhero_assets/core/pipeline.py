@@ -83,27 +83,30 @@ class Loader:
         self.store.check_writable()
         consumer = make_consumer(self.kafka_config)
         try:
-            here = self._refuse_foreign_state(consumer)  # before any lock or read
-            return self._lock_and_plan(consumer, here, run_id)
+            # Before any lock or read: a foreign state is refused at once...
+            seen = binding.check_output(self.redis_client, self.store, consumer, self.config.topics)
+            return self._lock_and_plan(consumer, seen.kafka_cluster_id, run_id)
         finally:
             consumer.close()
 
-    def _refuse_foreign_state(self, consumer) -> binding.Binding:
-        """This output's binding; raises BindingError if Redis's offsets belong elsewhere."""
-        here = binding.check_output(self.redis_client, self.store, consumer, self.config.topics)
-        if not here.output_id:  # an output never written to gets its identity now
-            here = binding.Binding(
-                here.output_root, binding.ensure_output_id(self.store), here.kafka_cluster_id
-            )
-        return here
-
-    def _lock_and_plan(self, consumer, here: binding.Binding, run_id: str) -> dict[str, Any] | None:
+    def _lock_and_plan(self, consumer, cluster_id: str, run_id: str) -> dict[str, Any] | None:
         r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
         tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
         if self.config.heartbeat:
             heartbeat.keep_locks(r, tokens, ttl_ms)
         try:
             states = {t: state.read_state(r, t) for t in self.config.topics}
+            # ...and checked again under the locks (another output's run may have committed
+            # in between); a new output gets its identity only here, so two first runs
+            # cannot give it two.
+            here = binding.Binding(
+                binding.comparable_root(self.store),
+                binding.ensure_output_id(self.store),
+                cluster_id,
+            )
+            binding.refuse_foreign_state(
+                states, binding.read_bindings(r, self.config.topics), here, self._head_offsets()
+            )
             pending = manifest.read_pending(self.store)
             if pending is not None:
                 plan = Plan.from_json(pending["plan"])
@@ -156,7 +159,11 @@ class Loader:
         if self.config.return_memory:
             return_freed_memory()
         stats = {"messages": 0, "bytes": 0, "files": 0}
-        source = make_source(self.kafka_config, sorted({c.topic for c in plan.chunks}))
+        try:
+            source = make_source(self.kafka_config, sorted({c.topic for c in plan.chunks}))
+        except BaseException:
+            self._release(pending["tokens"])
+            raise
         in_flight: deque[Future] = deque()  # batches being added (and local chunks closing)
         uploading: deque[Future] = deque()  # chunks whose files go to an object store
 
@@ -232,15 +239,19 @@ class Loader:
         instead of reading their raw files again.
         """
         plan = Plan.from_json(pending["plan"])
-        # Only the lock holder may write the pending plan: one whose lock expired meanwhile
-        # would overwrite the plan of the run that took over.
-        self._keep_locks(pending)
-        pending["derived"] = {
-            chunk.stem: written
-            for chunk in plan.chunks
-            if (written := self._derived.get((plan.etl_id, chunk))) is not None
-        }
-        manifest.write_pending(self.store, pending)
+        try:
+            # Only the lock holder may write the pending plan: one whose lock expired
+            # meanwhile would overwrite the plan of the run that took over.
+            self._keep_locks(pending)
+            pending["derived"] = {
+                chunk.stem: written
+                for chunk in plan.chunks
+                if (written := self._derived.get((plan.etl_id, chunk))) is not None
+            }
+            manifest.write_pending(self.store, pending)
+        except BaseException:
+            self._release(pending["tokens"])
+            raise
 
     def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:
         tables = parse_batch(raw, etl_id, self._connection()) if derive else {}
@@ -387,6 +398,10 @@ class Loader:
             key = (chunk.topic, chunk.partition)
             read[key] = read.get(key, 0) + n
         return read
+
+    def _head_offsets(self) -> dict[str, dict[int, int]]:
+        head = manifest.read_head(self.store)
+        return {t: manifest.head_offsets(head, t) for t in self.config.topics}
 
     def _release(self, tokens: dict[str, str]) -> None:
         heartbeat.release_locks(self.redis_client, tokens)
