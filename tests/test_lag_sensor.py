@@ -42,7 +42,8 @@ def evaluate(elt: EltEnv, instance, cursor=None, threshold=10, max_age_s=3600.0,
 
 
 def expected_key(ends: dict[tuple[str, int], int]) -> str:
-    text = ",".join(f"{t}:{p}={h}" for (t, p), h in sorted(ends.items()))
+    """For a topic loaded from its start: each range runs from 0 to the high watermark."""
+    text = ",".join(f"{t}:{p}=0-{h}" for (t, p), h in sorted(ends.items()))
     return "lag-" + hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -135,7 +136,10 @@ def test_a_failed_run_is_retried_with_a_new_deterministic_key(elt):
             tags={"dagster/run_key": request.run_key},
             raise_on_error=False,
         )
+        backing_off = evaluate(elt, instance, cursor=first.cursor)
+        time.sleep(5.2)  # the first retry waits 5 s after the failure
         retry = evaluate(elt, instance, cursor=first.cursor)
+    assert not backing_off.run_requests and "waits" in backing_off.skip_reason.skip_message
     (again,) = retry.run_requests
     assert again.run_key == request.run_key + "-retry1"
 
@@ -156,7 +160,7 @@ def test_a_started_run_without_a_heartbeat_is_failed_and_its_work_requested_agai
         other = instance.add_run(
             dg.DagsterRun(job_name="unrelated", status=dg.DagsterRunStatus.STARTED)
         )
-        time.sleep(1.2)  # older than the 1 s TTL below, so no longer "starting"
+        time.sleep(3.2)  # three times the 1 s TTL below: no longer "starting"
         busy = evaluate(elt, instance, lock_ttl_s=1)
         assert not busy.run_requests and "still loading" in busy.skip_reason.skip_message
         for run in (alive, ui_run):  # their processes died

@@ -147,8 +147,10 @@ def kafka_offsets(
     """The committed Kafka offsets in Redis, advanced only after every table is durable."""
     pending = this_runs_pending(context, loader)
     if pending is None:
+        heartbeat.end_run(context.run.run_id)
         return dg.MaterializeResult(metadata={"committed": False})
     entry = loader.loader(context.log).commit(pending)
+    heartbeat.end_run(context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "committed": True,

@@ -10,7 +10,7 @@ import time
 
 import dagster as dg
 
-from superhero_assets.core import heartbeat
+from superhero_assets.core import contract, heartbeat
 from superhero_assets.resources import BatchLoaderResource
 
 _IN_PROGRESS = [
@@ -21,7 +21,11 @@ _IN_PROGRESS = [
 ]
 # A retry's run key is the first one's with `-retryN`: deterministic, and never one that
 # Dagster has already used (it skips a request whose key a run already has).
-MAX_RETRIES = 50
+MAX_RETRIES = 20
+RETRY_BACKOFF_S, MAX_BACKOFF_S = 5.0, 600.0
+# A run announces itself in its first step; until then (process start, imports), for this
+# many lock TTLs, it is never judged dead.
+START_GRACE_TTLS = 3
 
 
 def run_in_progress(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
@@ -45,7 +49,7 @@ def fail_dead_runs(
     for record in started:
         run = record.dagster_run
         since = record.start_time or record.create_timestamp.timestamp()
-        if time.time() - since < loader.lock_ttl_s:
+        if time.time() - since < START_GRACE_TTLS * loader.lock_ttl_s:
             continue  # still starting: it announces itself in its first step
         if heartbeat.run_is_alive(r, run.run_id):
             continue
@@ -61,20 +65,34 @@ def fail_dead_runs(
     return dead
 
 
-def retry_key(instance: dg.DagsterInstance, base: str) -> str | None:
-    """base, or base-retryN after N runs with those keys failed; None while one is in
-    progress or once one succeeded."""
+def locked_topics(loader: BatchLoaderResource) -> list[str]:
+    """The topics whose lock some run holds now (Dagster's or not)."""
+    r = loader.redis_state.client()
+    return [t for t in loader.topics() if r.exists(contract.lock_key(t))]
+
+
+def retry_key(instance: dg.DagsterInstance, base: str) -> tuple[str | None, str]:
+    """(base, or base-retryN after N runs with those keys failed; why not, if None).
+
+    None while one is in progress, once one succeeded, and while backing off after a
+    failure: a failure that will happen again (a full disk) is not retried every tick.
+    """
     for attempt in range(MAX_RETRIES + 1):
         key = base if attempt == 0 else f"{base}-retry{attempt}"
         records = instance.get_run_records(dg.RunsFilter(tags={"dagster/run_key": key}), limit=1)
         if not records:
-            return key
-        if records[0].dagster_run.status not in (
+            return key, ""
+        record = records[0]
+        if record.dagster_run.status not in (
             dg.DagsterRunStatus.FAILURE,
             dg.DagsterRunStatus.CANCELED,
         ):
-            return None
-    return None
+            return None, f"a run was already requested for these offsets ({key})"
+        wait_s = min(RETRY_BACKOFF_S * 2**attempt, MAX_BACKOFF_S)
+        ended = record.end_time or record.create_timestamp.timestamp()
+        if time.time() - ended < wait_s:
+            return None, f"run {key} failed; the next try waits {wait_s:.0f}s after it"
+    return None, f"the runs for these offsets failed {MAX_RETRIES + 1} times; see their logs"
 
 
 @dg.run_failure_sensor(

@@ -32,12 +32,13 @@ class LagPolicy(dg.ConfigurableResource):
 
 
 def run_key(lags: list[lag.PartitionLag]) -> str:
-    """Deterministic from the end offsets the run would load."""
-    ends = ",".join(
-        f"{p.topic}:{p.partition}={p.high}"
+    """Deterministic from the offsets the run would load, first and last: a run that made
+    progress, even short of these ends (it redid a dead run's smaller plan), changes it."""
+    ranges = ",".join(
+        f"{p.topic}:{p.partition}={p.next_offset}-{p.high}"
         for p in sorted(lags, key=lambda p: (p.topic, p.partition))
     )
-    return "lag-" + hashlib.sha1(ends.encode()).hexdigest()[:16]
+    return "lag-" + hashlib.sha1(ranges.encode()).hexdigest()[:16]
 
 
 def observation(lags: list[lag.PartitionLag]) -> dg.AssetObservation:
@@ -51,6 +52,9 @@ def observation(lags: list[lag.PartitionLag]) -> dg.AssetObservation:
 def evaluate(
     context: dg.SensorEvaluationContext, loader: BatchLoaderResource, policy: LagPolicy
 ) -> dg.SensorResult:
+    # A dead run is failed whatever else this tick finds: it would hold the pool's slot.
+    for run_id in recovery.fail_dead_runs(context.instance, loader, elt_job.name):
+        context.log.warning(f"run {run_id} died (no heartbeat): marked failed")
     consumer = make_consumer(loader.kafka.client_config())
     try:
         # Offsets of another output or cluster: every run would refuse, so ask for none.
@@ -71,9 +75,6 @@ def evaluate(
     per_topic = {t: sum(p.lag for p in lags if p.topic == t) for t in loader.topics()}
     summary = ", ".join(f"{t}: {n}" for t, n in per_topic.items())
     due = max(per_topic.values(), default=0) >= policy.lag_threshold or bool(stale)
-    # A dead run is failed whether or not there is lag: it would hold the pool's slot.
-    for run_id in recovery.fail_dead_runs(context.instance, loader, elt_job.name):
-        context.log.warning(f"run {run_id} died (no heartbeat): marked failed")
     busy = recovery.run_in_progress(context.instance, elt_job.name)
     if not due:
         return dg.SensorResult(
@@ -86,14 +87,19 @@ def evaluate(
             skip_reason=f"run {busy.dagster_run.run_id} is still loading; lag {summary}",
             asset_events=events,
         )
-    key = recovery.retry_key(context.instance, run_key(lags))
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    if key is None or cursor.get("run_key") == key:
+    held = recovery.locked_topics(loader)
+    if held:
         return dg.SensorResult(
-            skip_reason=f"a run was already requested for these offsets ({run_key(lags)}); "
+            skip_reason=f"another run (superhero load, a worker) holds {', '.join(held)}; "
             f"lag {summary}",
             asset_events=events,
         )
+    key, why_not = recovery.retry_key(context.instance, run_key(lags))
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    if key is not None and cursor.get("run_key") == key:
+        key, why_not = None, f"a run was already requested for these offsets ({key})"
+    if key is None:
+        return dg.SensorResult(skip_reason=f"{why_not}; lag {summary}", asset_events=events)
     ends = {f"{p.topic}:{p.partition}": p.high for p in lags}
     reason = f"stale: {[p.name for p in stale]}" if stale else "lag"
     return dg.SensorResult(

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from superhero_assets.core import kafka_errors, kafka_native
+from superhero_assets.core import heartbeat, kafka_errors, kafka_native
 from superhero_assets.core.client_source import ClientSource
 from superhero_assets.core.plan import Chunk
 from superhero_assets.core.raw_batch import BatchSource, ConsumeError
@@ -147,6 +147,7 @@ def read_chunk(
                     )
                 position = table["offset"][-1].as_py() + 1
                 idle_since = time.monotonic()
+                heartbeat.progress()
                 yield table
                 del table  # the batch goes before the next read
                 continue

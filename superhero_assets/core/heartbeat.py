@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import redis
@@ -21,6 +22,26 @@ from superhero_assets.core.store import OutputStore
 
 _log = logging.getLogger(__name__)
 RUN_SEEN_S = 7 * 24 * 3600
+# A process that has made no progress for this many lock TTLs is hung: its heartbeats stop,
+# so its locks expire and the lag sensor fails its run, as if it had died.
+HUNG_AFTER_TTLS = 20
+_last_progress = time.monotonic()
+
+
+def progress() -> None:
+    """The run moved on (a batch read, a chunk written): its heartbeats may go on."""
+    global _last_progress
+    _last_progress = time.monotonic()
+
+
+def _alive(ttl_ms: int) -> bool:
+    quiet_s = time.monotonic() - _last_progress
+    if quiet_s < HUNG_AFTER_TTLS * ttl_ms / 1000:
+        return True
+    _log.warning("no progress for %.0fs: letting this run's locks expire", quiet_s)
+    return False
+
+
 _beating: dict[str, _Heartbeat] = {}
 _registry_lock = threading.Lock()
 
@@ -67,8 +88,13 @@ def _locks_name(tokens: dict[str, str]) -> str:
 
 def keep_locks(r: redis.Redis, tokens: dict[str, str], ttl_ms: int) -> None:
     """Refresh the locks every ttl/3 from now on, until release_locks (or the process ends)."""
+    progress()
     if tokens:
-        _start(_locks_name(tokens), lambda: state.refresh_locks(r, tokens, ttl_ms), ttl_ms)
+        _start(
+            _locks_name(tokens),
+            lambda: _alive(ttl_ms) and state.refresh_locks(r, tokens, ttl_ms),
+            ttl_ms,
+        )
 
 
 def release_locks(r: redis.Redis, tokens: dict[str, str]) -> None:
@@ -80,9 +106,16 @@ def release_locks(r: redis.Redis, tokens: dict[str, str]) -> None:
 def announce_run(r: redis.Redis, run_id: str, ttl_ms: int) -> None:
     """Keep `{run_id} is alive` in Redis while this process lives (see run_is_alive)."""
     key = contract.run_alive_key(run_id)
+    progress()
     r.set(contract.run_seen_key(run_id), "1", ex=RUN_SEEN_S)
     r.set(key, "1", px=ttl_ms)
-    _start(f"run:{run_id}", lambda: bool(r.set(key, "1", px=ttl_ms)), ttl_ms)
+    _start(f"run:{run_id}", lambda: _alive(ttl_ms) and bool(r.set(key, "1", px=ttl_ms)), ttl_ms)
+
+
+def end_run(run_id: str) -> None:
+    """The run's last step is done: stop announcing it. The key expires a TTL later, by
+    when Dagster has recorded the run's end (deleting it now could make it look dead)."""
+    _stop(f"run:{run_id}")
 
 
 def run_is_alive(r: redis.Redis, run_id: str) -> bool:
