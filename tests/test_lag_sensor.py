@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor
-from superhero_assets.core import contract, heartbeat
+from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, run_key
+from superhero_assets.core import contract, heartbeat, lag, state
 from superhero_assets.resources import (
     BatchLoaderResource,
     KafkaResource,
@@ -186,3 +186,24 @@ def test_offsets_of_another_output_fail_the_tick_instead_of_requesting_doomed_ru
     ):
         evaluate(moved, instance, threshold=1)
     assert "superhero output adopt" in str(raised.value)
+
+
+def test_a_topic_locked_by_another_run_requests_nothing(elt):
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+    tokens = state.acquire_locks(elt.redis(), [elt.game], 30_000)  # e.g. a `superhero load`
+    try:
+        with dg.instance_for_test() as instance:
+            result = evaluate(elt, instance)
+    finally:
+        state.release_locks(elt.redis(), tokens)
+    assert not result.run_requests
+    assert (
+        "holds" in result.skip_reason.skip_message and elt.game in result.skip_reason.skip_message
+    )
+
+
+def test_the_run_key_changes_once_a_run_made_progress():
+    before = [lag.PartitionLag("t", 0, next_offset=0, high=10)]
+    after_a_smaller_plan = [lag.PartitionLag("t", 0, next_offset=6, high=10)]
+    assert run_key(before) != run_key(after_a_smaller_plan)
+    assert run_key(before) == run_key([lag.PartitionLag("t", 0, 0, 10)])

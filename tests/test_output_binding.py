@@ -139,3 +139,11 @@ def test_absolute_output_fs_resolves_local_paths_once_and_leaves_urls():
     assert absolute_output_fs("file://rel", "/srv") == "/srv/rel"
     assert absolute_output_fs("/abs/x", "/srv") == "/abs/x"
     assert absolute_output_fs("s3://bucket/prefix", "/srv") == "s3://bucket/prefix"
+
+
+def test_an_output_deleted_and_made_anew_in_place_is_refused(elt):
+    elt.produce_matches(2)
+    assert elt.cli_load().returncode == 0
+    shutil.rmtree(elt.output)
+    line = error_line(elt.cli_load())
+    assert "deleted and made anew" in line and "reset" in line
