@@ -49,3 +49,32 @@ def test_the_tables_step_takes_the_tables_written_while_landing(elt):
     assert uris == {t: f"{elt.output}/{t}" for t in contract.TABLES}
     (raw,) = result.asset_materializations_for_node("raw_messages")
     assert raw.metadata["dagster/uri"].value == f"{elt.output}/raw_messages"
+
+
+def test_row_count_is_the_tables_size_and_an_empty_run_materializes_nothing(elt):
+    """dagster/row_count is the whole table (Dagster's meaning); this run's rows have their
+    own key; a run that loads nothing records an observation, not a materialization."""
+    loader = BatchLoaderResource(
+        kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),
+        redis_state=RedisStateResource(host=elt.stack.redis_host, port=elt.stack.redis_port),
+        output=OutputResource(output_fs=str(elt.output)),
+        source_topics=list(elt.topics),
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    first = elt.produce_matches(4)
+    assert dg.materialize(ELT_ASSETS, resources={"loader": loader}, instance=instance).success
+    second = elt.produce_matches(3, start=4)
+    result = dg.materialize(ELT_ASSETS, resources={"loader": loader}, instance=instance)
+    tables = {m.asset_key.path[-1]: m for m in result.asset_materializations_for_node("elt_tables")}
+    game = tables["lib_server_game"].metadata
+    assert game["dagster/row_count"].value == first["game"] + second["game"]
+    assert game["dagster/row_count"].value == elt.table("lib_server_game").num_rows
+    assert game["rows_this_run"].value == second["game"]
+    (raw,) = result.asset_materializations_for_node("raw_messages")
+    assert raw.metadata["dagster/row_count"].value == first["messages"] + second["messages"]
+
+    idle = dg.materialize(ELT_ASSETS, resources={"loader": loader}, instance=instance)
+    assert idle.success
+    assert idle.get_asset_materialization_events() == []
+    observed = [e for e in idle.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert [e.asset_key.path[-1] for e in observed] == ["raw_messages"]

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from superhero_assets.assets.metadata import column_schema, range_metadata, table_preview
-from superhero_assets.core import contract, heartbeat, manifest
+from superhero_assets.core import checks, contract, heartbeat, manifest
 from superhero_assets.resources import BatchLoaderResource
 
 ELT_GROUP = "superhero_elt"
@@ -43,10 +43,10 @@ def this_runs_pending(
     pool=ELT_POOL,
     kinds={"kafka", "parquet"},
     metadata={"dagster/column_schema": column_schema(contract.RAW_MESSAGES)},
+    # Nothing new: no materialization (and the tables and the commit are skipped).
+    output_required=False,
 )
-def raw_messages(
-    context: dg.AssetExecutionContext, loader: BatchLoaderResource
-) -> dg.MaterializeResult:
+def raw_messages(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
     """Every Kafka message of the run, landed losslessly as Parquet: the replay source.
 
     Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
@@ -59,18 +59,20 @@ def raw_messages(
     uri = {"dagster/uri": f"{elt.store.root}/raw_messages"}
     pending = elt.prepare(run_id=context.run.run_id)
     if pending is None:
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": 0,
-                "note": "no new messages since the last commit",
-                **uri,
-            }
+        # The tick stays visible, without claiming a new version of the table.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key="raw_messages",
+                metadata={"note": "no new messages since the last commit", **uri},
+            )
         )
+        return
     stats = elt.land_raw(pending)
     elt.record_derived(pending)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": stats["messages"],
+            "dagster/row_count": checks.table_rows(elt.store, "raw_messages"),
+            "rows_this_run": stats["messages"],
             "etl_id": pending["plan"]["etl_id"],
             "kind": pending["plan"]["kind"],
             "bytes": stats["bytes"],
@@ -91,6 +93,7 @@ def raw_messages(
             kinds={"parquet"},
             description=description,
             freshness_policy=TABLE_FRESHNESS,
+            skippable=True,
             metadata={"dagster/column_schema": column_schema(contract.TABLES[name])},
         )
         for name, description in {
@@ -110,12 +113,7 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
     pending = this_runs_pending(context, loader)
     store = loader.output.store()
     if pending is None:
-        for name in contract.TABLES:
-            yield dg.MaterializeResult(
-                asset_key=name,
-                metadata={"dagster/row_count": 0, "dagster/uri": f"{store.root}/{name}"},
-            )
-        return
+        return  # nothing loaded: nothing materialized
     started = time.monotonic()
     stats = loader.loader(context.log).derive_tables(pending)
     duration = round(time.monotonic() - started, 3)
@@ -123,7 +121,8 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
-                "dagster/row_count": stats[name]["rows"],
+                "dagster/row_count": checks.table_rows(store, name),
+                "rows_this_run": stats[name]["rows"],
                 "bytes": stats[name]["bytes"],
                 "files": stats[name]["files"],
                 "duration_s": duration,

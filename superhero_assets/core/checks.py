@@ -63,6 +63,15 @@ def row_count(store: OutputStore, files: list[str]) -> int:
     return total
 
 
+def table_rows(store: OutputStore, table: str) -> int:
+    """Rows of the whole table, as a reader globbing {table}/**/*.parquet counts them (from
+    each file's footer, never its data)."""
+    from superhero_assets.core.chunk_files import for_each
+
+    files = store.list(table, ".parquet")
+    return sum(for_each(store, lambda relpath: row_count(store, [relpath]), files))
+
+
 def read_tables(store: OutputStore, files: list[str], columns: list[str] | None = None) -> pa.Table:
     tables = []
     for relpath in files:
