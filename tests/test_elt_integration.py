@@ -139,3 +139,23 @@ def test_bad_messages_are_quarantined_with_their_reason_while_the_rest_loads(elt
     assert elt.table("lib_server_game").num_rows == 4
     assert elt.table("buffer_meta").num_rows == 9
     assert pc.sum(pc.is_null(elt.table("buffer_meta")["serialized_value_size"])).as_py() == 1
+
+
+def test_a_table_without_rows_reads_as_zero_rows_in_any_reader(elt):
+    """No bad input, so no quarantine rows: the glob still finds the table, with its schema."""
+    import duckdb
+    import polars as pl
+    import pyarrow.dataset as ds
+
+    elt.produce_matches(2)
+    elt.run()
+    glob = f"{elt.output}/quarantine/**/*.parquet"
+    assert duckdb.sql(f"SELECT count(*) FROM '{glob}'").fetchall() == [(0,)]
+    assert pl.scan_parquet(glob).select(pl.len()).collect().item() == 0
+    dataset = ds.dataset(f"{elt.output}/quarantine", format="parquet")
+    assert dataset.count_rows() == 0
+    assert dataset.schema.names == contract.QUARANTINE.names
+    # ...and a table with rows is unchanged by its empty file.
+    log_meta = duckdb.sql(f"SELECT count(*) FROM '{elt.output}/log_meta/**/*.parquet'")
+    assert log_meta.fetchall() == [(elt.table("log_meta").num_rows,)]
+    assert elt.table("log_meta").num_rows > 0

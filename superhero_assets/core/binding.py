@@ -27,6 +27,7 @@ from superhero_assets.core.state import StateError, TopicState, commit, read_sta
 from superhero_assets.core.store import OutputStore
 
 IDENTITY = "_manifest/output.json"
+EMPTY_FILE = "empty.parquet"
 UNKNOWN = "unknown"  # a cluster that gives no id: never told apart from another
 
 
@@ -72,8 +73,18 @@ def ensure_output_id(store: OutputStore, fresh: bool = False) -> str:
         "created_for": store.root,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if existing is None:  # an output new to this version: every table readable at once
+        write_empty_tables(store)
     store.write_json(IDENTITY, created)
     return created["output_id"]
+
+
+def write_empty_tables(store: OutputStore) -> None:
+    """`{table}/empty.parquet`: the table's schema with no rows, so a glob over a table
+    that has no rows yet (quarantine, often) reads as zero rows in any reader."""
+    for table, schema in contract.TABLES.items():
+        if not store.exists(f"{table}/{EMPTY_FILE}"):
+            store.write_parquet(f"{table}/{EMPTY_FILE}", schema.empty_table())
 
 
 def kafka_cluster_id(consumer: Consumer, timeout_s: float = 15.0) -> str:
