@@ -105,10 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default: 40)")
     stack.set_defaults(handler=_stack)
 
-    from superhero_assets import chaos, devserver, elt_cli, output_cli, worker
+    from superhero_assets import chaos, devserver, elt_cli, lag_cli, output_cli, worker
 
     elt_cli.register(sub)
     elt_cli.register_freshness(sub)
+    lag_cli.register(sub)
     output_cli.register(sub)
     devserver.register(sub)
     worker.register(sub)
