@@ -56,30 +56,60 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings)
 
 
+def version_line() -> str:
+    """This package's version and Dagster's, read from the installed metadata (no import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(distribution: str) -> str:
+        try:
+            return version(distribution)
+        except PackageNotFoundError:  # run from a checkout that `make venv` did not install
+            return "unknown (not installed: run `make venv`)"
+
+    return f"superhero-dataflow {installed('superhero-dataflow')}, dagster {installed('dagster')}"
+
+
+# Shared by the stack actions that take them; the defaults are what _stack does without them.
+ONLY_HELP = "comma-separated subset of: redis,kafka (default: both)"
+WITH_HELP = "also local object stores, comma-separated: s3,gcs,azure (default: none)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="superhero", description=__doc__)
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    stack = sub.add_parser("stack", help="start, stop and inspect the local Kafka and Redis")
+    stack = sub.add_parser(
+        "stack",
+        help="start, stop and inspect the local Kafka and Redis",
+        description="The local stack's processes and their state live in SUPERHERO_STATE_DIR "
+        "(default: .superhero); their ports come from KAFKA_BOOTSTRAP_SERVERS, "
+        "KAFKA_CONTROLLER_PORT and REDIS_PORT.",
+    )
     actions = stack.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start what is not running and wait until usable")
-    up.add_argument("--only", help="comma-separated subset of: redis,kafka")
-    up.add_argument("--with", dest="with_", help="also local object stores: s3,gcs,azure")
+    up.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
+    up.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)
     down = actions.add_parser("down", help="stop the processes `up` started")
-    down.add_argument("--purge", action="store_true", help="also delete the state folder")
+    down.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete the state folder, SUPERHERO_STATE_DIR (default: keep it)",
+    )
     status = actions.add_parser("status", help="each service's address, PID and health")
-    status.add_argument("--only", help="comma-separated subset of: redis,kafka")
-    status.add_argument("--with", dest="with_", help="also local object stores: s3,gcs,azure")
+    status.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
+    status.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)
     logs = actions.add_parser("logs", help="the last lines of each service's log")
-    logs.add_argument("--only", help="comma-separated subset of: redis,kafka")
-    logs.add_argument("--with", dest="with_", help="also local object stores: s3,gcs,azure")
-    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
+    logs.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)
+    logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default: 40)")
     stack.set_defaults(handler=_stack)
 
-    from superhero_assets import chaos, devserver, elt_cli, output_cli, worker
+    from superhero_assets import chaos, devserver, elt_cli, lag_cli, output_cli, worker
 
     elt_cli.register(sub)
     elt_cli.register_freshness(sub)
+    lag_cli.register(sub)
     output_cli.register(sub)
     devserver.register(sub)
     worker.register(sub)

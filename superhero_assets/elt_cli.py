@@ -16,15 +16,30 @@ from superhero_assets.core.store import OutputStore
 
 def register(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="one batch run: Kafka -> Parquet, offsets in Redis")
-    load.add_argument("--output-fs", default=os.getenv("OUTPUT_FS", "./data"))
+    load.add_argument(
+        "--output-fs",
+        default=os.getenv("OUTPUT_FS", "./data"),
+        help="where the Parquet tables go: a folder or an object-store URL "
+        "(default: OUTPUT_FS, else ./data)",
+    )
     load.add_argument(
         "--topics",
         default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
         help="comma-separated topics to load (default: SUPERHERO_TOPICS when set, as in "
         f"Dagster, else {','.join(contract.SOURCE_TOPICS)})",
     )
-    load.add_argument("--chunk-messages", type=int, default=100_000)
-    load.add_argument("--lock-ttl", type=int, default=int(os.getenv("ELT_LOCK_TTL_S", "30")))
+    load.add_argument(
+        "--chunk-messages",
+        type=int,
+        default=100_000,
+        help="offsets per Parquet file, which bounds a run's memory (default: 100000)",
+    )
+    load.add_argument(
+        "--lock-ttl",
+        type=int,
+        default=int(os.getenv("ELT_LOCK_TTL_S", "30")),
+        help="seconds a crashed run keeps its topic locks (default: ELT_LOCK_TTL_S, else 30)",
+    )
     load.set_defaults(handler=run_load)
 
 
@@ -62,8 +77,14 @@ def run_load(args: argparse.Namespace, settings) -> int:
 
 def register_freshness(sub: argparse._SubParsersAction) -> None:
     fresh = sub.add_parser("freshness", help="age of the newest loaded message, and delays")
-    fresh.add_argument("--output-fs", default=os.getenv("OUTPUT_FS", "./data"))
-    fresh.add_argument("--runs", type=int, default=50, help="delays over the newest N runs")
+    fresh.add_argument(
+        "--output-fs",
+        default=os.getenv("OUTPUT_FS", "./data"),
+        help="the output to inspect (default: OUTPUT_FS, else ./data)",
+    )
+    fresh.add_argument(
+        "--runs", type=int, default=50, help="delays over the newest N runs (default: 50)"
+    )
     fresh.set_defaults(handler=run_freshness)
 
 

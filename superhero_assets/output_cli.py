@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     adopt_cmd.add_argument(
         "--topics",
         default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
-        help="comma-separated topics (default: SUPERHERO_TOPICS, else the game's two)",
+        help="comma-separated topics (default: SUPERHERO_TOPICS, else "
+        f"{','.join(contract.SOURCE_TOPICS)})",
     )
     output.set_defaults(handler=run_output)
 
