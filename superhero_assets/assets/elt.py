@@ -43,10 +43,10 @@ def this_runs_pending(
     pool=ELT_POOL,
     kinds={"kafka", "parquet"},
     metadata={"dagster/column_schema": column_schema(contract.RAW_MESSAGES)},
-    # Nothing new: no materialization (and the tables and the commit are skipped).
-    output_required=False,
 )
-def raw_messages(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
+def raw_messages(
+    context: dg.AssetExecutionContext, loader: BatchLoaderResource
+) -> dg.MaterializeResult:
     """Every Kafka message of the run, landed losslessly as Parquet: the replay source.
 
     Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
@@ -59,17 +59,17 @@ def raw_messages(context: dg.AssetExecutionContext, loader: BatchLoaderResource)
     uri = {"dagster/uri": f"{elt.store.root}/raw_messages"}
     pending = elt.prepare(run_id=context.run.run_id)
     if pending is None:
-        # The tick stays visible, without claiming a new version of the table.
-        context.log_event(
-            dg.AssetObservation(
-                asset_key="raw_messages",
-                metadata={"note": "no new messages since the last commit", **uri},
-            )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": checks.table_rows(elt.store, "raw_messages"),
+                "rows_this_run": 0,
+                "note": "no new messages since the last commit",
+                **uri,
+            }
         )
-        return
     stats = elt.land_raw(pending)
     elt.record_derived(pending)
-    yield dg.MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "dagster/row_count": checks.table_rows(elt.store, "raw_messages"),
             "rows_this_run": stats["messages"],
@@ -93,7 +93,6 @@ def raw_messages(context: dg.AssetExecutionContext, loader: BatchLoaderResource)
             kinds={"parquet"},
             description=description,
             freshness_policy=TABLE_FRESHNESS,
-            skippable=True,
             metadata={"dagster/column_schema": column_schema(contract.TABLES[name])},
         )
         for name, description in {
@@ -113,7 +112,16 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
     pending = this_runs_pending(context, loader)
     store = loader.output.store()
     if pending is None:
-        return  # nothing loaded: nothing materialized
+        for name in contract.TABLES:
+            yield dg.MaterializeResult(
+                asset_key=name,
+                metadata={
+                    "dagster/row_count": checks.table_rows(store, name),
+                    "rows_this_run": 0,
+                    "dagster/uri": f"{store.root}/{name}",
+                },
+            )
+        return
     started = time.monotonic()
     stats = loader.loader(context.log).derive_tables(pending)
     duration = round(time.monotonic() - started, 3)
