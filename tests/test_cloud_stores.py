@@ -93,7 +93,7 @@ def test_a_chunks_files_are_written_together_and_an_older_empty_tables_file_goes
     files.add("raw_messages", pa.table({"offset": list(range(10))}))
     files.add("buffer_meta", pa.table({"offset": list(range(7))}))
     written = files.close(["raw_messages", "buffer_meta", "log_meta", "quarantine"])
-    assert {name: rows for name, (rows, _) in written.items()} == {
+    assert {name: rows for name, (rows, _, _) in written.items()} == {
         "raw_messages": 10,
         "buffer_meta": 7,
     }

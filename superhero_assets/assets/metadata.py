@@ -2,42 +2,80 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
+from superhero_assets.core import contract
 from superhero_assets.core.checks import read_tables, run_files
+from superhero_assets.core.column_docs import COLUMN_DESCRIPTIONS
 from superhero_assets.core.plan import Plan
 from superhero_assets.core.store import OutputStore
 
+PREVIEW_ROWS = 5
+# Cells are cut here so one long log message does not widen the whole preview.
+PREVIEW_CELL_CHARS = 60
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+
+def column_schema(table: str, schema: pa.Schema) -> dg.TableSchema:
+    """The contract's columns, their Arrow types and what each one means."""
+    described = COLUMN_DESCRIPTIONS[table]
+    return dg.TableSchema(
+        columns=[dg.TableColumn(f.name, str(f.type), description=described[f.name]) for f in schema]
+    )
 
 
-def range_metadata(plan: dict[str, Any]) -> dict[str, Any]:
-    ranges = {
+def range_metadata(plan: dict[str, Any], topics: tuple[str, ...]) -> dict[str, Any]:
+    """The offsets this run read from the given topics, and any retention gap among them."""
+    ranges = [r for r in plan["ranges"] if r["topic"] in topics]
+    loaded = {
         f"{r['topic']}[{r['partition']}]": f"{r['start']}..{r['end']}"
-        for r in plan["ranges"]
+        for r in ranges
         if r["end"] >= r["start"]
     }
-    gaps = {f"{r['topic']}[{r['partition']}]": r["gap"] for r in plan["ranges"] if r["gap"]}
-    out: dict[str, Any] = {"offset_ranges": dg.MetadataValue.json(ranges)}
+    gaps = {f"{r['topic']}[{r['partition']}]": r["gap"] for r in ranges if r["gap"]}
+    out: dict[str, Any] = {"offset_ranges": dg.MetadataValue.json(loaded)}
     if gaps:
         out["retention_gaps"] = dg.MetadataValue.json(gaps)
     return out
 
 
-def table_preview(store: OutputStore, table: str, plan: dict[str, Any], rows: int = 5):
+def table_preview(store: OutputStore, table: str, plan: dict[str, Any]) -> dg.MetadataValue:
+    """The first rows this run wrote to the table, as a table the UI renders. Left out: the
+    raw bytes (they are in raw_messages; quarantine's reason says what was wrong with them)
+    and etl_id (the run's own, shown beside the preview)."""
     files = run_files(store, Plan.from_json(plan), table)[:1]
-    if not files:
-        return dg.MetadataValue.md("(no rows this run)")
-    head = read_tables(store, files).slice(0, rows)
-    if "value" in head.column_names:
-        head = head.drop_columns(["value"])
-    names = head.column_names
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for row in head.to_pylist():
-        lines.append("| " + " | ".join(str(row[n])[:40] for n in names) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+    schema = contract.TABLES[table]
+    columns = [f for f in schema if not pa.types.is_binary(f.type) and f.name != "etl_id"]
+    head = read_tables(store, files, [f.name for f in columns]).slice(0, PREVIEW_ROWS)
+    records = [
+        dg.TableRecord({name: _cell(value) for name, value in row.items()})
+        for row in (head.to_pylist() if head.num_rows else [])
+    ]
+    return dg.MetadataValue.table(
+        records=records,
+        schema=dg.TableSchema(columns=[dg.TableColumn(f.name, _ui_type(f.type)) for f in columns]),
+    )
+
+
+def _ui_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_integer(arrow_type):
+        return "int"
+    if pa.types.is_floating(arrow_type):
+        return "float"
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    return "string"
+
+
+def _cell(value: object) -> str | int | float | bool | None:
+    """A TableRecord holds plain scalars: times and lists become text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,10 +29,13 @@ class ChunkFiles:
         self.store, self.chunk = store, chunk
         self._open: dict[str, tuple[io.BytesIO, pq.ParquetWriter]] = {}
         self._rows: dict[str, int] = {}
+        # Time spent encoding and writing each table: the part of a run that is its own.
+        self._seconds: dict[str, float] = {}
 
     def add(self, name: str, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        started = time.perf_counter()
         if name not in self._open:
             buf = io.BytesIO()
             self._open[name] = (
@@ -42,13 +46,17 @@ class ChunkFiles:
             )
         self._open[name][1].write_table(table)
         self._rows[name] = self._rows.get(name, 0) + table.num_rows
+        self._spent(name, started)
+
+    def _spent(self, name: str, started: float) -> None:
+        self._seconds[name] = self._seconds.get(name, 0.0) + time.perf_counter() - started
 
     def add_all(self, tables: dict[str, pa.Table]) -> None:
         for name, table in tables.items():
             self.add(name, table)
 
-    def close(self, names: Iterable[str]) -> dict[str, tuple[int, int]]:
-        """Write the files of these tables; {table: (rows, bytes)} of those written.
+    def close(self, names: Iterable[str]) -> dict[str, tuple[int, int, float]]:
+        """Write the files of these tables; {table: (rows, bytes, seconds)} of those written.
 
         On an object store, where each file is a request or more, they go at once: one
         chunk's files are independent (a retry skips a chunk only once its raw file exists,
@@ -58,18 +66,21 @@ class ChunkFiles:
         closed = for_each(self.store, self._close_one, names)
         return {name: c for name, c in zip(names, closed, strict=True) if c is not None}
 
-    def _close_one(self, name: str) -> tuple[int, int] | None:
+    def _close_one(self, name: str) -> tuple[int, int, float] | None:
+        started = time.perf_counter()
         path = self.chunk.relpath(name)
         if name not in self._open:
             if name == "raw_messages":  # an empty chunk still records that it was read
-                return 0, self.store.write_parquet(path, contract.RAW_MESSAGES.empty_table())
+                size = self.store.write_parquet(path, contract.RAW_MESSAGES.empty_table())
+                return 0, size, time.perf_counter() - started
             self.store.delete(path)  # a replay must not leave an older file behind
             return None
         buf, writer = self._open.pop(name)
         writer.close()
         data = buf.getvalue()
         self.store.write_bytes(path, data)
-        return self._rows[name], len(data)
+        self._spent(name, started)
+        return self._rows[name], len(data), round(self._seconds[name], 4)
 
 
 _T = TypeVar("_T")

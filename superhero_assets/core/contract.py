@@ -163,6 +163,23 @@ TABLES: dict[str, pa.Schema] = {
     "lib_server_game": LIB_SERVER_GAME,
     "quarantine": QUARANTINE,
 }
+# Tables fed by one topic only; every other table holds rows of every loaded topic.
+TABLE_TOPIC: dict[str, str] = {
+    "lib_server_lobby": "lib.server.lobby",
+    "lib_server_game": "lib.server.game",
+}
+
+
+def table_topics(table: str, loaded: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The loaded topics whose messages can reach this table.
+
+    A prefixed copy of a topic (`t1234.lib.server.game`, as tests and chaos runs load) feeds
+    the same table as the topic itself.
+    """
+    own = TABLE_TOPIC.get(table)
+    return tuple(t for t in loaded if own is None or t == own or t.endswith("." + own))
+
+
 # Per-message tables, written one file per planned chunk of offsets.
 CHUNKED_TABLES = ("buffer_meta", "log_meta", "lib_server_lobby", "lib_server_game", "quarantine")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ class Loader:
             while len(queue) > until:
                 landed = queue.popleft().result()
                 if landed is not None:  # a chunk's files are durable
-                    rows, size = landed
+                    rows, size, _ = landed
                     stats["bytes"] += size
                     stats["messages"] += rows
                     stats["files"] += 1
@@ -263,7 +264,7 @@ class Loader:
 
     def _close_landed(
         self, files: ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, float]:
         # Every batch of the chunk was added (or failed) by now, or is being added by the
         # other writer: wait for all. A failed one must leave no file: a retry skips any
         # chunk whose raw file exists.
@@ -290,9 +291,11 @@ class Loader:
             return con
 
     # 4 (continued): the typed tables and quarantine, one file per chunk and table
-    def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, int]]:
+    def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """Each table's files of the plan; {table: rows, bytes, files and the seconds spent
+        encoding and writing them}, also for chunks derived while landing."""
         plan = Plan.from_json(pending["plan"])
-        stats = {t: {"rows": 0, "bytes": 0, "files": 0} for t in contract.TABLES}
+        stats = {t: {"rows": 0, "bytes": 0, "files": 0, "seconds": 0.0} for t in contract.TABLES}
         if self.config.return_memory:
             return_freed_memory()
         recorded = pending.get("derived", {})  # see record_derived
@@ -311,10 +314,13 @@ class Loader:
                         files.add_all(parse_batch(raw, plan.etl_id, self._connection()))
                 self._derived[(plan.etl_id, chunk)] = files.close(contract.CHUNKED_TABLES)
             for chunk in plan.chunks:
-                for name, (rows, size) in self._derived.pop((plan.etl_id, chunk)).items():
+                # [rows, bytes, seconds]; a plan recorded before seconds were kept has two.
+                for name, (rows, size, *spent) in self._derived.pop((plan.etl_id, chunk)).items():
                     stats[name]["bytes"] += size
                     stats[name]["rows"] += rows
                     stats[name]["files"] += 1
+                    stats[name]["seconds"] += spent[0] if spent else 0.0
+            etl_meta_started = time.perf_counter()
             etl_meta = pa.table(
                 {
                     "etl_id": [plan.etl_id],
@@ -333,7 +339,9 @@ class Loader:
             stats["etl_meta"]["bytes"] += self.store.write_parquet(
                 f"etl_meta/{plan.etl_id}.parquet", etl_meta
             )
-            stats["etl_meta"].update(rows=1, files=1)
+            stats["etl_meta"].update(
+                rows=1, files=1, seconds=time.perf_counter() - etl_meta_started
+            )
         except BaseException:
             self._release(pending["tokens"])
             raise
