@@ -72,9 +72,9 @@ def assert_every_check_passed(stderr: str) -> None:
 
 
 def contiguity_metadata(dagster_home: str) -> dict:
-    """What the last buffer_meta_offsets_contiguous evaluation recorded."""
+    """What the last evaluation of buffer_meta's offsets_contiguous check recorded."""
     instance = dg.DagsterInstance.from_config(dagster_home)
-    key = dg.AssetCheckKey(dg.AssetKey("buffer_meta"), "buffer_meta_offsets_contiguous")
+    key = dg.AssetCheckKey(dg.AssetKey("buffer_meta"), "offsets_contiguous")
     record = instance.get_latest_asset_check_evaluation_record(key)
     evaluation = record.event.dagster_event.event_specific_data
     return {name: value.value for name, value in evaluation.metadata.items()}

@@ -1,82 +1,94 @@
-"""Asset checks: one question each; the blocking ones guard the Redis commit downstream."""
+"""Asset checks: one question each; the blocking ones guard the Redis commit downstream.
+
+In an ELT run a check asks its question of the files that run wrote. Run on its own (from the
+asset's Checks tab), it asks it of the whole table, and its `scope` metadata says which.
+"""
 
 from collections.abc import Callable
 
 import dagster as dg
 
 from superhero_assets.core import checks, contract, offset_checks
+from superhero_assets.core.plan import Plan
 from superhero_assets.core.served_offsets import KafkaOffsets
+from superhero_assets.core.store import OutputStore
 from superhero_assets.resources import BatchLoaderResource
 
 QUARANTINE_WARN_RATE = 0.01
+Question = Callable[[OutputStore, Plan], dg.AssetCheckResult]
+
+
+def scope_of(context: dg.AssetCheckExecutionContext, store: OutputStore) -> tuple[Plan, str]:
+    """This run's plan, or the whole table when the check runs without the ELT."""
+    plan = checks.plan_for_run(store, context.op_execution_context.run_id)
+    if plan is not None:
+        return plan, f"this run: {len(plan.chunks)} chunks of etl_id {plan.etl_id}"
+    plan = checks.whole_table_plan(store)
+    return plan, f"the whole table: {len(plan.chunks)} chunks (run without the ELT)"
+
+
+def scoped(question: Question) -> Callable:
+    """Ask the question of this run's files, or of the whole table; say which in `scope`."""
+
+    def check(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
+        store = loader.output.store()
+        plan, scope = scope_of(context, store)
+        result = question(store, plan)
+        return result.with_metadata({**result.metadata, "scope": scope})
+
+    check.__doc__ = question.__doc__
+    check.__name__ = question.__name__
+    return check
 
 
 def _schema_check(table: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=table, name=f"{table}_schema_matches_contract", blocking=True)
-    def check(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
-        store = loader.output.store()
-        plan = checks.plan_for_run(store, context.op_execution_context.run_id)
-        files = checks.run_files(store, plan, table) if plan else []
+    def schema_matches_contract(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
+        files = checks.run_files(store, plan, table)
         bad = checks.schema_mismatches(store, table, files)
         return dg.AssetCheckResult(
             passed=not bad,
             metadata={"files_checked": len(files), "mismatches": dg.MetadataValue.json(bad)},
         )
 
-    check.__doc__ = f"Every {table} file written this run has exactly the contract's schema."
-    return check
+    schema_matches_contract.__doc__ = f"Every {table} file has exactly the contract's schema."
+    return dg.asset_check(asset=table, name="schema_matches_contract", blocking=True)(
+        scoped(schema_matches_contract)
+    )
 
 
-def _with_plan(fn: Callable) -> Callable:
-    """Run a check against this run's plan; a run that loaded nothing passes trivially."""
-
-    def wrapper(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
-        store = loader.output.store()
-        plan = checks.plan_for_run(store, context.op_execution_context.run_id)
-        if plan is None:
-            return dg.AssetCheckResult(passed=True, metadata={"note": "nothing loaded this run"})
-        return fn(store, plan)
-
-    wrapper.__doc__ = fn.__doc__
-    wrapper.__name__ = fn.__name__
-    return wrapper
-
-
-def _rows_this_run_equal(store, plan, table: str, expected: int) -> dg.AssetCheckResult:
+def _rows_equal(store: OutputStore, plan: Plan, table: str, expected: int) -> dg.AssetCheckResult:
     rows = checks.row_count(store, checks.run_files(store, plan, table))
     return dg.AssetCheckResult(
         passed=rows == expected, metadata={"expected": expected, "rows": rows}
     )
 
 
-@dg.asset_check(asset="buffer_meta", blocking=True)
-@_with_plan
-def buffer_meta_rows_equal_messages_read(store, plan):
-    """buffer_meta has one row for every message read this run."""
+@dg.asset_check(asset="buffer_meta", name="one_row_per_message_read", blocking=True)
+@scoped
+def buffer_meta_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
+    """buffer_meta has one row for every message in raw_messages."""
     read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
-    return _rows_this_run_equal(store, plan, "buffer_meta", read)
+    return _rows_equal(store, plan, "buffer_meta", read)
 
 
-@dg.asset_check(asset="lib_server_lobby", blocking=True)
-@_with_plan
-def lobby_rows_equal_participants(store, plan):
+@dg.asset_check(asset="lib_server_lobby", name="one_row_per_participant", blocking=True)
+@scoped
+def lobby_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """lib_server_lobby has one row per participant of every loaded 'Starting Match'."""
-    return _rows_this_run_equal(
-        store, plan, "lib_server_lobby", checks.expected_lobby_rows(store, plan)
-    )
+    return _rows_equal(store, plan, "lib_server_lobby", checks.expected_lobby_rows(store, plan))
 
 
-@dg.asset_check(asset="lib_server_game", blocking=True)
-@_with_plan
-def game_rows_equal_attacks(store, plan):
+@dg.asset_check(asset="lib_server_game", name="one_row_per_attack", blocking=True)
+@scoped
+def game_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """lib_server_game has one row per loaded 'Attack Completed'."""
-    return _rows_this_run_equal(store, plan, "lib_server_game", checks.attack_messages(store, plan))
+    return _rows_equal(store, plan, "lib_server_game", checks.attack_messages(store, plan))
 
 
-@dg.asset_check(asset="buffer_meta", blocking=True)
-@_with_plan
-def buffer_meta_msg_id_unique(store, plan):
-    """No message appears twice in buffer_meta: this run's files, and every file's range."""
+@dg.asset_check(asset="buffer_meta", name="msg_id_unique", blocking=True)
+@scoped
+def msg_id_unique(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
+    """No message appears twice in buffer_meta: within each file, and across files' ranges."""
     problems = offset_checks.duplicates(store, plan)
     return dg.AssetCheckResult(
         passed=not problems,
@@ -87,21 +99,18 @@ def buffer_meta_msg_id_unique(store, plan):
     )
 
 
-@dg.asset_check(asset="buffer_meta", blocking=True)
-def buffer_meta_offsets_contiguous(
-    context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource
-):
-    """Every record Kafka serves (read_committed) in this run's ranges is in buffer_meta, and
+@dg.asset_check(asset="buffer_meta", name="offsets_contiguous", blocking=True)
+def offsets_contiguous(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
+    """Every record Kafka serves (read_committed) in the loaded ranges is in buffer_meta, and
     no other: offsets holding a transaction marker or an aborted record may be missing. Only
     a file that lacks offsets has its range read again from Kafka, apart from recorded gaps."""
     store = loader.output.store()
-    plan = checks.plan_for_run(store, context.op_execution_context.run_id)
-    if plan is None:
-        return dg.AssetCheckResult(passed=True, metadata={"note": "nothing loaded this run"})
+    plan, scope = scope_of(context, store)
     topics = sorted({c.topic for c in plan.chunks})
     with KafkaOffsets(loader.kafka.client_config(), topics, loader.batch_messages) as kafka:
         report = offset_checks.contiguity(store, plan, kafka)
-    return contiguity_result(report)
+    result = contiguity_result(report)
+    return result.with_metadata({**result.metadata, "scope": scope})
 
 
 def contiguity_result(report: offset_checks.Contiguity) -> dg.AssetCheckResult:
@@ -122,10 +131,10 @@ def contiguity_result(report: offset_checks.Contiguity) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="quarantine")
-@_with_plan
-def quarantine_rate_is_low(store, plan):
-    """Under 1% of this run's messages were quarantined (a warning, not a stop)."""
+@dg.asset_check(asset="quarantine", name="rate_is_low")
+@scoped
+def quarantine_rate(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
+    """Under 1% of the messages read were quarantined (a warning, not a stop)."""
     read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
     bad = checks.row_count(store, checks.run_files(store, plan, "quarantine"))
     rate = bad / read if read else 0.0
@@ -139,10 +148,10 @@ def quarantine_rate_is_low(store, plan):
 SCHEMA_CHECKS = [_schema_check(table) for table in contract.TABLES]
 ALL_CHECKS = [
     *SCHEMA_CHECKS,
-    buffer_meta_rows_equal_messages_read,
-    lobby_rows_equal_participants,
-    game_rows_equal_attacks,
-    buffer_meta_msg_id_unique,
-    buffer_meta_offsets_contiguous,
-    quarantine_rate_is_low,
+    buffer_meta_rows,
+    lobby_rows,
+    game_rows,
+    msg_id_unique,
+    offsets_contiguous,
+    quarantine_rate,
 ]

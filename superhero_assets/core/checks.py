@@ -10,8 +10,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from superhero_assets.core import contract, manifest
-from superhero_assets.core.plan import Chunk, Plan
+from superhero_assets.core.plan import Chunk, PartitionRange, Plan
 from superhero_assets.core.store import OutputStore
+
+# The kind (and etl_id) of the plan a check run on its own uses: the whole table.
+WHOLE_TABLE = "whole_table"
 
 
 def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
@@ -26,7 +29,27 @@ def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
     return None
 
 
+def whole_table_plan(store: OutputStore) -> Plan:
+    """A plan covering everything the output holds, for a check run on its own: every chunk
+    with a raw file, and every retention gap the manifest records."""
+    chunks = sorted(
+        chunk
+        for relpath in store.list("raw_messages", ".parquet")
+        if (chunk := Chunk.from_relpath(relpath)) is not None
+    )
+    gaps = [
+        PartitionRange(r["topic"], r["partition"], 0, -1, 0, 0, gap=tuple(r["gap"]))
+        for entry in manifest.run_entries(store)
+        for r in entry.get("ranges", [])
+        if r.get("gap")
+    ]
+    return Plan(WHOLE_TABLE, -1, WHOLE_TABLE, "", gaps, chunks)
+
+
 def run_files(store: OutputStore, plan: Plan, table: str) -> list[str]:
+    """The plan's files of this table; for the whole-table plan, every file a glob reads."""
+    if plan.kind == WHOLE_TABLE:
+        return store.list(table, ".parquet")
     if table == "etl_meta":
         return [p for p in [f"etl_meta/{plan.etl_id}.parquet"] if store.exists(p)]
     return [p for chunk in plan.chunks for p in chunk_file(store, chunk, table)]
