@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS
+from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS, FRESHNESS_CHECKS, FreshnessLimits
 from superhero_assets.assets.recovery import release_locks_of_failed_runs
 from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, elt_job
 from superhero_assets.core.contract import SOURCE_TOPICS
@@ -53,7 +53,7 @@ defs = dg.Definitions(
         build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "10"))),
         release_locks_of_failed_runs,
     ],
-    asset_checks=ALL_CHECKS,
+    asset_checks=[*ALL_CHECKS, *FRESHNESS_CHECKS],
     # The steps run one after another anyway; one process spares a Python start-up per step.
     executor=dg.in_process_executor,
     resources={
@@ -68,6 +68,10 @@ defs = dg.Definitions(
         "lag_policy": LagPolicy(
             lag_threshold=int(os.getenv("SENSOR_LAG_THRESHOLD", "1000")),
             max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "30")),
+        ),
+        "freshness_limits": FreshnessLimits(
+            warn_after_s=float(os.getenv("FRESH_WARN_S", "300")),
+            fail_after_s=float(os.getenv("FRESH_FAIL_S", "900")),
         ),
     },
 )

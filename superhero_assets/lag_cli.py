@@ -11,15 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
-
-from confluent_kafka import Consumer, TopicPartition
 
 from superhero_assets.core import contract
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.consume import make_consumer
-from superhero_assets.core.lag import PartitionLag, committed_next_offsets, measure
+from superhero_assets.core.lag import committed_next_offsets, measure, oldest_age_s
 from superhero_assets.core.store import OutputStore
 
 EXIT_UNMEASURABLE = 2  # a partition's lag cannot be given (its stored offset is past the end)
@@ -125,30 +122,6 @@ def lag_report(
         return LagReport(rows)
     finally:
         consumer.close()
-
-
-def oldest_age_s(consumer: Consumer, p: PartitionLag, timeout_s: float) -> float | None:
-    """Seconds since the first unloaded message was produced, from that one message.
-
-    offsets_for_times answers the opposite question (the offset of a time), so the message
-    at next_offset is read: one poll, never committed. None if it did not come in time or
-    carries no timestamp.
-    """
-    consumer.assign([TopicPartition(p.topic, p.partition, p.next_offset)])
-    try:
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            message = consumer.poll(min(left, 1.0))
-            if message is None or message.error() is not None:
-                continue
-            kind, timestamp_ms = message.timestamp()
-            if kind == 0 or timestamp_ms < 0:  # TIMESTAMP_NOT_AVAILABLE
-                return None
-            # A producer whose clock runs ahead of ours would give a negative age.
-            return round(max(time.time() - timestamp_ms / 1000, 0.0), 1)
-        return None
-    finally:
-        consumer.unassign()
 
 
 def as_json(report: LagReport) -> str:

@@ -7,6 +7,7 @@ import dagster as dg
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from superhero_assets.assets.freshness import FreshnessLimits
 from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, run_key
 from superhero_assets.core import contract, heartbeat, lag, state
 from superhero_assets.resources import (
@@ -22,7 +23,15 @@ from tests.elt_env import EltEnv
 pytestmark = pytest.mark.integration
 
 
-def evaluate(elt: EltEnv, instance, cursor=None, threshold=10, max_age_s=3600.0, lock_ttl_s=30):
+def evaluate(
+    elt: EltEnv,
+    instance,
+    cursor=None,
+    threshold=10,
+    max_age_s=3600.0,
+    lock_ttl_s=30,
+    fresh_for_s=(300.0, 900.0),
+):
     loader = BatchLoaderResource(
         lock_ttl_s=lock_ttl_s,
         kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),
@@ -36,9 +45,26 @@ def evaluate(elt: EltEnv, instance, cursor=None, threshold=10, max_age_s=3600.0,
         resources={
             "loader": loader,
             "lag_policy": LagPolicy(lag_threshold=threshold, max_age_s=max_age_s),
+            "freshness_limits": FreshnessLimits(
+                warn_after_s=fresh_for_s[0], fail_after_s=fresh_for_s[1]
+            ),
         },
     ) as context:
         return build_lag_sensor(15)(context)
+
+
+def lag_observation(result: dg.SensorResult) -> dg.AssetObservation:
+    (obs,) = [e for e in result.asset_events if isinstance(e, dg.AssetObservation)]
+    return obs
+
+
+def freshness_of(result: dg.SensorResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """{table: its `fresh` evaluation} of one tick; empty when the tick reported none."""
+    return {
+        e.asset_key.path[-1]: e
+        for e in result.asset_events
+        if isinstance(e, dg.AssetCheckEvaluation) and e.check_name == "fresh"
+    }
 
 
 def expected_key(ends: dict[tuple[str, int], int]) -> str:
@@ -52,7 +78,7 @@ def test_no_lag_gives_a_skip_that_states_the_lag(elt):
         result = evaluate(elt, instance)
     assert not result.run_requests
     assert f"{elt.game}: 0" in result.skip_reason.skip_message
-    (obs,) = result.asset_events
+    obs = lag_observation(result)
     assert obs.metadata["lag_total"].value == 0
 
 
@@ -63,7 +89,7 @@ def test_lag_over_the_threshold_requests_one_run_with_a_deterministic_key(elt):
     (request,) = result.run_requests
     ends = {(elt.game, p): 3 for p in range(4)} | {(elt.lobby, p): 0 for p in range(2)}
     assert request.run_key == expected_key(ends)
-    (obs,) = result.asset_events
+    obs = lag_observation(result)
     assert obs.metadata["lag_total"].value == 12
     assert obs.metadata[f"lag {elt.game}[2]"].value == 3
 
@@ -84,7 +110,7 @@ def test_a_loaded_backlog_has_no_lag_and_lag_is_never_negative(elt):
     with dg.instance_for_test() as instance:
         result = evaluate(elt, instance, threshold=1)
     assert not result.run_requests
-    assert result.asset_events[0].metadata["lag_total"].value == 0
+    assert lag_observation(result).metadata["lag_total"].value == 0
 
 
 def test_a_stale_message_triggers_a_run_by_age(elt):
@@ -188,6 +214,25 @@ def test_offsets_of_another_output_fail_the_tick_instead_of_requesting_doomed_ru
     assert "superhero output adopt" in str(raised.value)
 
 
+def test_a_queued_materialize_all_holds_the_sensor_back(elt):
+    """A run asked for behind it would load nothing, and skip every check."""
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
+    with dg.instance_for_test() as instance:
+        queued = instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                status=dg.DagsterRunStatus.NOT_STARTED,  # launched, in the queue
+                asset_selection=frozenset({dg.AssetKey("raw_messages"), dg.AssetKey("etl_meta")}),
+            )
+        )
+        held = evaluate(elt, instance)
+        instance.report_run_canceled(queued)
+        free = evaluate(elt, instance)
+    assert not held.run_requests
+    assert f"run {queued.run_id} is still loading" in held.skip_reason.skip_message
+    assert len(free.run_requests) == 1
+
+
 def test_a_topic_locked_by_another_run_requests_nothing(elt):
     elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
     tokens = state.acquire_locks(elt.redis(), [elt.game], 30_000)  # e.g. a `superhero load`
@@ -207,3 +252,53 @@ def test_the_run_key_changes_once_a_run_made_progress():
     after_a_smaller_plan = [lag.PartitionLag("t", 0, next_offset=6, high=10)]
     assert run_key(before) != run_key(after_a_smaller_plan)
     assert run_key(before) == run_key([lag.PartitionLag("t", 0, 0, 10)])
+
+
+def test_a_caught_up_pipeline_stays_fresh_however_long_it_idles(elt):
+    """Freshness follows the data: no run for longer than the window, nothing unloaded."""
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 8, 4)
+    elt.run()
+    with dg.instance_for_test() as instance:
+        first = evaluate(elt, instance, threshold=1000, fresh_for_s=(1.0, 2.0))
+        time.sleep(2.5)  # past both windows since the last run
+        later = evaluate(elt, instance, threshold=1000, fresh_for_s=(1.0, 2.0))
+    for tick in (first, later):
+        checked = freshness_of(tick)
+        assert set(checked) == set(contract.TABLES)
+        assert all(e.passed for e in checked.values()), checked
+        assert checked["lib_server_game"].metadata["state"].value == "fresh"
+        assert checked["lib_server_game"].metadata["unloaded_messages"].value == 0
+
+
+def test_unloaded_messages_older_than_the_window_turn_their_tables_late_then_stale(elt):
+    """Only the tables the waiting topic feeds: the lobby table stays fresh."""
+    elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 4, 4)
+    produced, window = time.monotonic(), (4.0, 10.0)
+
+    def tick(cursor=None) -> dg.SensorResult:
+        return evaluate(elt, instance, cursor, threshold=1000, fresh_for_s=window)
+
+    def sleep_until(age_s: float) -> None:
+        time.sleep(max(produced + age_s - time.monotonic(), 0))
+
+    with dg.instance_for_test() as instance:
+        young = tick()
+        unchanged = tick(young.cursor)
+        assert time.monotonic() - produced < window[0], "the first ticks took too long"
+        sleep_until(window[0] + 0.5)
+        late = tick(young.cursor)
+        sleep_until(window[1] + 0.5)
+        stale = tick(late.cursor)
+    assert all(e.passed for e in freshness_of(young).values())
+    assert freshness_of(unchanged) == {}  # the same answer is not repeated at every tick
+    game = freshness_of(late)["lib_server_game"]
+    assert not game.passed and game.severity == dg.AssetCheckSeverity.WARN
+    assert game.metadata["state"].value == "late"
+    assert game.metadata["unloaded_messages"].value == 4
+    assert game.metadata["oldest_unloaded_age_s"].value >= window[0]
+    assert freshness_of(late)["lib_server_lobby"].passed
+    game = freshness_of(stale)["lib_server_game"]
+    assert not game.passed and game.severity == dg.AssetCheckSeverity.ERROR
+    assert game.metadata["state"].value == "stale"
+    assert freshness_of(stale)["buffer_meta"].metadata["state"].value == "stale"
+    assert freshness_of(stale)["lib_server_lobby"].metadata["state"].value == "fresh"

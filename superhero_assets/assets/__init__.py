@@ -2,7 +2,8 @@
 
 from superhero_assets.assets.checks import ALL_CHECKS
 from superhero_assets.assets.elt import elt_tables, kafka_offsets, raw_messages
+from superhero_assets.assets.freshness import FRESHNESS_CHECKS, FreshnessLimits
 
 ELT_ASSETS = [raw_messages, elt_tables, kafka_offsets]
 
-__all__ = ["ALL_CHECKS", "ELT_ASSETS"]
+__all__ = ["ALL_CHECKS", "ELT_ASSETS", "FRESHNESS_CHECKS", "FreshnessLimits"]

@@ -29,10 +29,16 @@ START_GRACE_TTLS = 3
 
 
 def run_in_progress(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
-    records = instance.get_run_records(
-        dg.RunsFilter(job_name=job_name, statuses=_IN_PROGRESS), limit=1
-    )
-    return records[0] if records else None
+    """A queued or running run that will load: this job's, or one whose selection holds
+    raw_messages ("Materialize all"). A run asked for behind it would find nothing to load."""
+    for record in instance.get_run_records(dg.RunsFilter(statuses=_IN_PROGRESS), limit=50):
+        run = record.dagster_run
+        selection = run.asset_selection
+        if run.job_name == job_name or (
+            selection is not None and dg.AssetKey("raw_messages") in selection
+        ):
+            return record
+    return None
 
 
 def fail_dead_runs(
@@ -97,6 +103,8 @@ def retry_key(instance: dg.DagsterInstance, base: str) -> tuple[str | None, str]
 
 @dg.run_failure_sensor(
     name="release_locks_of_failed_runs",
+    description="Gives a failed ELT run's Kafka topic locks back at once, so the next run "
+    "need not wait for them to expire.",
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )

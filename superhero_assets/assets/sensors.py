@@ -1,12 +1,15 @@
 """The Kafka-lag sensor: request a load when enough messages, or old enough ones, wait."""
 
+from __future__ import annotations
+
 import hashlib
 import json
+from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 from pydantic import Field
 
-from superhero_assets.assets import recovery
+from superhero_assets.assets import freshness, recovery
 from superhero_assets.assets.elt import ELT_GROUP
 from superhero_assets.core import binding, lag
 from superhero_assets.core.consume import make_consumer
@@ -49,12 +52,38 @@ def observation(lags: list[lag.PartitionLag]) -> dg.AssetObservation:
     return dg.AssetObservation(asset_key="kafka_offsets", metadata=metadata)
 
 
+@dataclass
+class Cursor:
+    """The sensor's memory between ticks: the last run it asked for, and what it last said
+    about freshness."""
+
+    run_key: str | None = None
+    requested_ends: dict[str, int] = field(default_factory=dict)
+    freshness: freshness.FreshnessReport = field(default_factory=freshness.FreshnessReport)
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor:
+        data = json.loads(text) if text else {}
+        return cls(
+            data.get("run_key"),
+            data.get("requested_ends", {}),
+            freshness.FreshnessReport(**data.get("freshness", {})),
+        )
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+
 def evaluate(
-    context: dg.SensorEvaluationContext, loader: BatchLoaderResource, policy: LagPolicy
+    context: dg.SensorEvaluationContext,
+    loader: BatchLoaderResource,
+    policy: LagPolicy,
+    limits: freshness.FreshnessLimits,
 ) -> dg.SensorResult:
     # A dead run is failed whatever else this tick finds: it would hold the pool's slot.
     for run_id in recovery.fail_dead_runs(context.instance, loader, elt_job.name):
         context.log.warning(f"run {run_id} died (no heartbeat): marked failed")
+    cursor = Cursor.parse(context.cursor)
     consumer = make_consumer(loader.kafka.client_config())
     try:
         # Offsets of another output or cluster: every run would refuse, so ask for none.
@@ -64,43 +93,45 @@ def evaluate(
         lags = lag.measure(
             consumer, loader.redis_state.client(), loader.output.store(), loader.topics()
         )
+        broken = [p.error for p in lags if p.error]
+        if broken:  # never shown as lag 0: the observation says why, and the tick fails
+            context.instance.report_runless_asset_event(observation(lags))
+            raise LagUnknown(
+                broken[0] + (f" (and {len(broken) - 1} more)" if len(broken) > 1 else "")
+            )
         stale = lag.stale_partitions(consumer, lags, policy.max_age_s)
+        checked, cursor.freshness = freshness.sensor_report(
+            consumer, lags, limits.window(), cursor.freshness
+        )
     finally:
         consumer.close()
-    events = [observation(lags)]
-    broken = [p.error for p in lags if p.error]
-    if broken:  # never shown as lag 0: the observation says why, and the tick fails
-        context.instance.report_runless_asset_event(events[0])
-        raise LagUnknown(broken[0] + (f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""))
+    events = [observation(lags), *checked]
     per_topic = {t: sum(p.lag for p in lags if p.topic == t) for t in loader.topics()}
     summary = ", ".join(f"{t}: {n}" for t, n in per_topic.items())
-    due = max(per_topic.values(), default=0) >= policy.lag_threshold or bool(stale)
+
+    def skip(reason: str) -> dg.SensorResult:
+        return dg.SensorResult(skip_reason=reason, asset_events=events, cursor=cursor.dump())
+
+    if not (max(per_topic.values(), default=0) >= policy.lag_threshold or stale):
+        return skip(
+            f"lag {summary} is under {policy.lag_threshold} and no waiting "
+            f"message is older than {policy.max_age_s:.0f}s"
+        )
     busy = recovery.run_in_progress(context.instance, elt_job.name)
-    if not due:
-        return dg.SensorResult(
-            skip_reason=f"lag {summary} is under {policy.lag_threshold} and no waiting "
-            f"message is older than {policy.max_age_s:.0f}s",
-            asset_events=events,
-        )
     if busy:
-        return dg.SensorResult(
-            skip_reason=f"run {busy.dagster_run.run_id} is still loading; lag {summary}",
-            asset_events=events,
-        )
+        return skip(f"run {busy.dagster_run.run_id} is still loading; lag {summary}")
     held = recovery.locked_topics(loader)
     if held:
-        return dg.SensorResult(
-            skip_reason=f"another run (superhero load, a worker) holds {', '.join(held)}; "
-            f"lag {summary}",
-            asset_events=events,
+        return skip(
+            f"another run (superhero load, a worker) holds {', '.join(held)}; lag {summary}"
         )
     key, why_not = recovery.retry_key(context.instance, run_key(lags))
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    if key is not None and cursor.get("run_key") == key:
+    if key is not None and cursor.run_key == key:
         key, why_not = None, f"a run was already requested for these offsets ({key})"
     if key is None:
-        return dg.SensorResult(skip_reason=f"{why_not}; lag {summary}", asset_events=events)
-    ends = {f"{p.topic}:{p.partition}": p.high for p in lags}
+        return skip(f"{why_not}; lag {summary}")
+    cursor.run_key = key
+    cursor.requested_ends = {f"{p.topic}:{p.partition}": p.high for p in lags}
     reason = f"stale: {[p.name for p in stale]}" if stale else "lag"
     return dg.SensorResult(
         run_requests=[
@@ -109,7 +140,7 @@ def evaluate(
                 tags={"superhero/trigger": "kafka_lag_sensor", "superhero/reason": reason},
             )
         ],
-        cursor=json.dumps({"run_key": key, "requested_ends": ends}),
+        cursor=cursor.dump(),
         asset_events=events,
     )
 
@@ -120,12 +151,18 @@ def build_lag_sensor(interval_s: int) -> dg.SensorDefinition:
         job=elt_job,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests a load when a topic's lag reaches SENSOR_LAG_THRESHOLD or a "
+        "message waits longer than SENSOR_MAX_AGE_S; records the lag per partition on "
+        "kafka_offsets and evaluates each table's `fresh` check.",
     )
     def kafka_lag_sensor(
-        context: dg.SensorEvaluationContext, loader: BatchLoaderResource, lag_policy: LagPolicy
+        context: dg.SensorEvaluationContext,
+        loader: BatchLoaderResource,
+        lag_policy: LagPolicy,
+        freshness_limits: freshness.FreshnessLimits,
     ):
         """Requests a load when either topic's lag reaches the threshold or a message waits
-        longer than the maximum age; records the lag per partition for the UI."""
-        return evaluate(context, loader, lag_policy)
+        longer than the maximum age; records the lag and the tables' freshness for the UI."""
+        return evaluate(context, loader, lag_policy, freshness_limits)
 
     return kafka_lag_sensor

@@ -1,9 +1,9 @@
 """Consumer lag, although the offsets live in Redis: committed offsets vs the high watermarks.
 
 The committed offsets are read first and the watermarks second, so a message committed in
-between can only make the lag look larger, never negative. Nothing here consumes a message
-or commits an offset: the age of the oldest unloaded message comes from the broker's
-time index (`offsets_for_times`), not from reading it.
+between can only make the lag look larger, never negative. Nothing here commits an offset.
+Whether a partition waits too long comes from the broker's time index (`offsets_for_times`);
+only oldest_age_s, for the figure itself, reads a message: the first unloaded one.
 """
 
 from __future__ import annotations
@@ -86,3 +86,27 @@ def stale_partitions(
         if tp.offset < 0 or tp.offset > lag.next_offset:
             stale.append(lag)
     return stale
+
+
+def oldest_age_s(consumer: Consumer, p: PartitionLag, timeout_s: float) -> float | None:
+    """Seconds since the first unloaded message was produced, from that one message.
+
+    offsets_for_times answers the opposite question (the offset of a time), so the message
+    at next_offset is read: one poll, never committed. None if it did not come in time or
+    carries no timestamp.
+    """
+    consumer.assign([TopicPartition(p.topic, p.partition, p.next_offset)])
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            message = consumer.poll(min(left, 1.0))
+            if message is None or message.error() is not None:
+                continue
+            kind, timestamp_ms = message.timestamp()
+            if kind == 0 or timestamp_ms < 0:  # TIMESTAMP_NOT_AVAILABLE
+                return None
+            # A producer whose clock runs ahead of ours would give a negative age.
+            return round(max(time.time() - timestamp_ms / 1000, 0.0), 1)
+        return None
+    finally:
+        consumer.unassign()
