@@ -38,14 +38,20 @@ def graphql(url: str, query: str, variables: dict) -> dict:
     return payload["data"]
 
 
-def launch_materialize_all(url: str, location: str, asset_keys: list[str]) -> str:
-    """The call the UI's 'Materialize all' button makes: the asset job with a selection."""
+def launch_materialize_all(
+    url: str, location: str, asset_keys: list[str], checks: list[tuple[str, str]]
+) -> str:
+    """The call the UI's 'Materialize all' button makes: the asset job with a selection of
+    the assets and of their checks, given as (asset, check name)."""
     params = {
         "selector": {
             "repositoryLocationName": location,
             "repositoryName": "__repository__",
             "pipelineName": "__ASSET_JOB",
             "assetSelection": [{"path": [key]} for key in asset_keys],
+            "assetCheckSelection": [
+                {"assetKey": {"path": [asset]}, "name": name} for asset, name in checks
+            ],
         },
         "mode": "default",
         "executionMetadata": {"tags": [{"key": "dagster/from_ui", "value": "true"}]},

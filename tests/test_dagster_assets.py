@@ -1,9 +1,10 @@
 """The ELT assets in one Dagster run, in process, against the real stack."""
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
-from superhero_assets.assets import ELT_ASSETS
+from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS
 from superhero_assets.core import contract, manifest
 from superhero_assets.resources import (
     BatchLoaderResource,
@@ -53,7 +54,7 @@ def test_the_tables_step_takes_the_tables_written_while_landing(elt):
 
 def test_row_count_is_the_tables_size_and_this_runs_rows_have_their_own_key(elt):
     """dagster/row_count is the whole table (Dagster's meaning); this run's rows have their
-    own key, also in a run that loads nothing."""
+    own key."""
     loader = BatchLoaderResource(
         kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),
         redis_state=RedisStateResource(host=elt.stack.redis_host, port=elt.stack.redis_port),
@@ -73,11 +74,90 @@ def test_row_count_is_the_tables_size_and_this_runs_rows_have_their_own_key(elt)
     (raw,) = result.asset_materializations_for_node("raw_messages")
     assert raw.metadata["dagster/row_count"].value == first["messages"] + second["messages"]
 
-    idle = dg.materialize(ELT_ASSETS, resources={"loader": loader}, instance=instance)
-    idle_tables = {
-        m.asset_key.path[-1]: m for m in idle.asset_materializations_for_node("elt_tables")
-    }
-    assert idle_tables["lib_server_game"].metadata["rows_this_run"].value == 0
-    assert idle_tables["lib_server_game"].metadata["dagster/row_count"].value == (
-        first["game"] + second["game"]
+
+def loader_for(elt, **config) -> BatchLoaderResource:
+    return BatchLoaderResource(
+        kafka=KafkaResource(bootstrap_servers=elt.stack.kafka_bootstrap_servers),
+        redis_state=RedisStateResource(host=elt.stack.redis_host, port=elt.stack.redis_port),
+        output=OutputResource(output_fs=str(elt.output)),
+        source_topics=list(elt.topics),
+        **config,
     )
+
+
+def test_a_run_that_loads_nothing_materializes_nothing_and_says_why(elt):
+    loader = loader_for(elt)
+    instance = dg.DagsterInstance.ephemeral()
+    elt.produce_matches(2)
+    everything = [*ELT_ASSETS, *ALL_CHECKS]
+    assert dg.materialize(everything, resources={"loader": loader}, instance=instance).success
+    idle = dg.materialize(everything, resources={"loader": loader}, instance=instance)
+    assert idle.success
+    assert idle.get_asset_materialization_events() == []
+    assert idle.get_asset_check_evaluations() == []  # skipped with their assets
+    (note,) = idle.get_asset_observation_events()
+    assert note.asset_key == dg.AssetKey("raw_messages")
+    assert "no new messages" in note.asset_observation_data.asset_observation.metadata["note"].value
+    skipped = {e.step_key for e in idle.all_events if e.event_type_value == "STEP_SKIPPED"}
+    assert {"elt_tables", "kafka_offsets", "buffer_meta_msg_id_unique"} <= skipped
+
+
+def check_alone(elt, loader, name: str, asset: str) -> dg.AssetCheckEvaluation:
+    result = dg.materialize(
+        [*ELT_ASSETS, *ALL_CHECKS],
+        resources={"loader": loader},
+        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(asset), name)),
+        raise_on_error=False,  # a blocking check that fails fails its run
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_a_check_run_on_its_own_checks_the_whole_table(elt):
+    loader = loader_for(elt, chunk_messages=10)
+    first = elt.produce_matches(3)
+    assert dg.materialize(ELT_ASSETS, resources={"loader": loader}).success
+    second = elt.produce_matches(2, start=3)
+    assert dg.materialize(ELT_ASSETS, resources={"loader": loader}).success
+
+    attacks = check_alone(elt, loader, "one_row_per_attack", "lib_server_game")
+    assert attacks.passed
+    assert attacks.metadata["rows"].value == first["game"] + second["game"]
+    assert attacks.metadata["scope"].value.startswith("the whole table")
+    # A file of the first run goes missing: the check, run alone, sees it.
+    (oldest, *_) = sorted(elt.output.glob("lib_server_game/**/0*.parquet"))
+    lost = pq.read_metadata(oldest).num_rows
+    oldest.unlink()
+    attacks = check_alone(elt, loader, "one_row_per_attack", "lib_server_game")
+    assert not attacks.passed
+    assert attacks.metadata["rows"].value == first["game"] + second["game"] - lost
+    unique = check_alone(elt, loader, "msg_id_unique", "buffer_meta")
+    assert unique.passed and unique.metadata["scope"].value.startswith("the whole table")
+
+
+def test_table_metadata_a_dagster_user_expects(elt):
+    loader = loader_for(elt)
+    elt.produce_matches(3)
+    result = dg.materialize(ELT_ASSETS, resources={"loader": loader})
+    tables = {m.asset_key.path[-1]: m for m in result.asset_materializations_for_node("elt_tables")}
+    game = tables["lib_server_game"].metadata
+    # The preview is a table the UI renders, of this table's own columns.
+    preview = game["preview"]
+    assert isinstance(preview, dg.TableMetadataValue)
+    assert [c.name for c in preview.schema.columns] == contract.LIB_SERVER_GAME.names[1:]
+    assert 0 < len(preview.records) <= 5
+    assert preview.records[0].data["msg_id"].startswith(elt.game + ":")
+    # Offset ranges name only the topic the table is fed by; the lobby's only the lobby.
+    assert set(game["offset_ranges"].value) == {f"{elt.game}[{p}]" for p in range(4)}
+    lobby_ranges = tables["lib_server_lobby"].metadata["offset_ranges"].value
+    assert set(lobby_ranges) == {f"{elt.lobby}[{p}]" for p in range(2)}
+    assert len(tables["buffer_meta"].metadata["offset_ranges"].value) == 6
+    # Each table's own write time, not one figure repeated.
+    assert len({m.metadata["write_s"].value for m in tables.values()}) > 1
+    # Every column of every table says what it means.
+    assets = {a.key.path[-1]: a for a in ELT_ASSETS[1].specs}
+    for name, schema in contract.TABLES.items():
+        columns = assets[name].metadata["dagster/column_schema"].columns
+        assert [c.name for c in columns] == schema.names
+        assert all(c.description for c in columns), name
+    assert "N x N" in assets["lib_server_lobby"].description

@@ -9,6 +9,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
+from superhero_assets.assets import ALL_CHECKS, FRESHNESS_CHECKS
 from superhero_assets.core import contract
 from superhero_assets.devserver import session_members
 from superhero_assets.stack import procs
@@ -88,7 +89,12 @@ def test_a_materialization_launched_through_graphql_succeeds(dev):
     before = dev.rows("buffer_meta")
     more = dev.elt.produce_matches(5, start=10)
     keys = ["raw_messages", *contract.TABLES, "kafka_offsets"]
-    run_id = launch_materialize_all(dev.url, "superhero_assets.definitions", keys)
+    checks = [
+        (key.asset_key.path[-1], key.name)
+        for check in [*ALL_CHECKS, *FRESHNESS_CHECKS]
+        for key in check.check_keys
+    ]
+    run_id = launch_materialize_all(dev.url, "superhero_assets.definitions", keys, checks)
     run = wait_for_run(dev.url, run_id)
     assert run["status"] == "SUCCESS", run
     materialized = {tuple(m["assetKey"]["path"]) for m in run["assetMaterializations"]}
@@ -125,6 +131,46 @@ def test_the_asset_graph_shows_the_tables_and_their_checks_in_a_browser(dev, tmp
     # Every table node shows its checks as "n / n Passed": all the tables have checks.
     assert len(all_passed(text)) >= 5, text
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(
+    not chromium_available(),
+    reason="Debian's chromium and chromedriver "
+    "are not installed (make test installs them when run as root)",
+)
+def test_an_asset_page_shows_the_tables_size_on_disk_and_a_preview_table(dev, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser = open_browser(str(tmp_path / "profile"))
+    shown, on_disk, preview = None, None, []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # until no run is between its files and the UI
+            browser.get(f"{dev.url}/assets/lib_server_game")
+            time.sleep(3)
+            for button in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+                button.click()
+            text = browser.find_element(By.TAG_NAME, "body").text
+            found = re.search(r"Row count\n([\d,]+)", text)
+            shown = int(found.group(1).replace(",", "")) if found else None
+            on_disk = dev.rows("lib_server_game")
+            # The preview's own table: its header row names the table's columns.
+            preview = [
+                [cell.text for cell in row.find_elements(By.XPATH, "./td")]
+                for row in browser.find_elements(
+                    By.XPATH, "//table[thead/tr/th[normalize-space()='enemy_damage']]/tbody/tr"
+                )
+            ]
+            if shown == on_disk and preview:
+                break
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "lib_server_game.png"))
+    finally:
+        browser.quit()
+    # "Row count" is the whole table, as a glob over its files counts it.
+    assert shown == on_disk and on_disk > 0, (shown, on_disk)
+    # The preview renders as an HTML table of the table's rows, not Markdown behind a link.
+    assert preview and any(cell.startswith(dev.elt.game + ":") for cell in preview[0]), preview
 
 
 def test_stopping_dagster_dev_leaves_no_process_behind(dev):
