@@ -4,6 +4,7 @@ the variables and outputs, checkov (in its own virtualenv), and git-ignored secr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import hcl2
 import pytest
+import yaml
 
 ROOT = Path(__file__).parents[1]
 CLOUD = ROOT / "cloud"
@@ -23,6 +25,8 @@ VARIABLES = {
 }
 SCHEMES = {"gcp": "gs://", "aws": "s3://", "azure": "az://"}
 SECRETS = {"aws": {"aws_access_key_id", "aws_secret_access_key"}, "azure": {"client_secret"}}
+# The one git-ignored folder for the loader's credentials (README, Cloud output).
+SECRETS_DIR = ROOT / "secrets"
 
 
 def _load(provider: str) -> dict:
@@ -149,3 +153,59 @@ def test_checkov_passes_and_every_skip_has_a_reason():
         assert rep["summary"]["failed"] == 0
         for skipped in rep["results"].get("skipped_checks", []):
             assert len(skipped.get("suppress_comment", "")) > 20, skipped["check_id"]
+
+
+# --- the one git-ignored folder for secrets --------------------------------------------------
+
+# A credential file's name, with any folder before it: aws.env, secrets/gcp-loader.json, ...
+_SECRET_FILE = re.compile(r"(?<![\w.-])(/?(?:[\w.-]+/)*[\w-]+(?:\.env|-loader\.json))(?![\w.-])")
+
+
+def _secret_paths_in(text: str) -> set[str]:
+    return set(_SECRET_FILE.findall(text))
+
+
+def _inside_secrets_dir(path: str, base: Path) -> bool:
+    return (base / path).resolve().is_relative_to(SECRETS_DIR.resolve())
+
+
+def test_every_secret_path_is_in_the_one_git_ignored_folder():
+    """README, compose overlays and Terraform name the same files, all under secrets/."""
+    named: dict[str, set[str]] = {}  # path relative to the repo root -> where it is named
+    overlays = {c: ROOT / "compose" / f"docker-compose.{c}.yml" for c in ("aws", "azure", "gcp")}
+    texts = {path: path.read_text() for path in [ROOT / "README.md", *CLOUD.glob("*/*.tf")]}
+    for overlay in overlays.values():  # an overlay's commands are in its comments
+        lines = overlay.read_text().splitlines()
+        texts[overlay] = "\n".join(line for line in lines if line.lstrip().startswith("#"))
+    # The README's commands, and those in comments and outputs, run from the repo root.
+    for source, text in texts.items():
+        for path in _secret_paths_in(text):
+            assert not path.startswith("/"), f"{source.name} names {path}"
+            assert _inside_secrets_dir(path, ROOT), f"{source.name} names {path}"
+            named.setdefault(os.path.relpath(ROOT / path, ROOT), set()).add(source.name)
+    # Compose resolves a secret's file against compose/, the project directory.
+    for overlay in overlays.values():
+        spec = yaml.safe_load(overlay.read_text())
+        for secret in (spec.get("secrets") or {}).values():
+            assert _inside_secrets_dir(secret["file"], overlay.parent), secret["file"]
+            named.setdefault(os.path.relpath(overlay.parent / secret["file"], ROOT), set()).add(
+                overlay.name
+            )
+    expected = {
+        "secrets/aws.env",
+        "secrets/azure.env",
+        "secrets/gcp.env",
+        "secrets/gcp-loader.json",
+    }
+    assert set(named) == expected
+    for path in expected:
+        assert "README.md" in named[path], path
+        cloud = path.split("/")[1].split(".")[0].removesuffix("-loader")
+        assert overlays[cloud].name in named[path], path
+    result = subprocess.run(
+        ["git", "check-ignore", *sorted(named), "secrets/anything"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert set(result.stdout.split()) == {*named, "secrets/anything"}, result.stderr

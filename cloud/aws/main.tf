@@ -1,6 +1,6 @@
 # The tables' bucket on AWS S3, and a least-privilege identity for the loader.
 #   terraform -chdir=cloud/aws init && terraform -chdir=cloud/aws apply
-# then: terraform -chdir=cloud/aws output -raw loader_env > aws.env  (git-ignored)
+# then: terraform -chdir=cloud/aws output -raw loader_env > secrets/aws.env  (git-ignored)
 
 terraform {
   required_version = ">= 1.0"

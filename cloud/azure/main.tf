@@ -1,7 +1,7 @@
 # The tables' container on Azure Blob Storage, and a least-privilege service principal for
 # the loader.
 #   terraform -chdir=cloud/azure init && terraform -chdir=cloud/azure apply
-# then: terraform -chdir=cloud/azure output -raw loader_env > azure.env  (git-ignored)
+# then: terraform -chdir=cloud/azure output -raw loader_env > secrets/azure.env  (git-ignored)
 
 terraform {
   required_version = ">= 1.0"
