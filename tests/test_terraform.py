@@ -20,11 +20,14 @@ OFFLINE = {**os.environ, "CHECKPOINT_DISABLE": "1"}  # no Terraform version chec
 
 VARIABLES = {
     "gcp": {"bucket_name", "storage_class", "project_id"},
-    "aws": {"bucket_name", "aws_access_key_id", "aws_secret_access_key"},
+    "aws": {"bucket_name", "aws_profile", "aws_access_key_id", "aws_secret_access_key"},
     "azure": {"subscription_id", "client_id", "client_secret", "tenant_id"},
 }
 SCHEMES = {"gcp": "gs://", "aws": "s3://", "azure": "az://"}
-SECRETS = {"aws": {"aws_access_key_id", "aws_secret_access_key"}, "azure": {"client_secret"}}
+SECRETS = {
+    "aws": {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"},
+    "azure": {"client_secret"},
+}
 # The one git-ignored folder for the loader's credentials (README, Cloud output).
 SECRETS_DIR = ROOT / "secrets"
 
@@ -153,6 +156,31 @@ def test_checkov_passes_and_every_skip_has_a_reason():
         assert rep["summary"]["failed"] == 0
         for skipped in rep["results"].get("skipped_checks", []):
             assert len(skipped.get("suppress_comment", "")) > 20, skipped["check_id"]
+
+
+# --- credentials and network access of whoever runs `apply` ---------------------------------
+
+
+def test_aws_applies_with_the_default_credential_chain():
+    """Profiles, SSO and environment credentials work: every key variable is optional."""
+    parsed = _load("aws")
+    variables = _blocks(parsed, "variable")
+    provider = _blocks(parsed, "provider")["aws"]
+    arguments = {
+        "profile": "aws_profile",
+        "access_key": "aws_access_key_id",
+        "secret_key": "aws_secret_access_key",
+        "token": "aws_session_token",
+    }
+    for argument, variable in arguments.items():
+        assert provider[argument] == f"${{var.{variable}}}", argument
+        # null leaves the argument unset, so the provider falls back to its default chain.
+        assert "default" in variables[variable] and variables[variable]["default"] is None
+    # The example signs in through the chain (a profile), with no keys in terraform.tfvars.
+    example_text = (CLOUD / "aws" / "terraform.tfvars.example").read_text()
+    example = _unquote(hcl2.loads(example_text))
+    assert not {"aws_access_key_id", "aws_secret_access_key"} & set(example)
+    assert "aws_profile" in example_text and "aws sso login" in example_text
 
 
 # --- the one git-ignored folder for secrets --------------------------------------------------
