@@ -21,7 +21,7 @@ OFFLINE = {**os.environ, "CHECKPOINT_DISABLE": "1"}  # no Terraform version chec
 VARIABLES = {
     "gcp": {"bucket_name", "storage_class", "project_id"},
     "aws": {"bucket_name", "aws_profile", "aws_access_key_id", "aws_secret_access_key"},
-    "azure": {"subscription_id", "client_id", "client_secret", "tenant_id"},
+    "azure": {"subscription_id", "client_id", "client_secret", "tenant_id", "applier_ip_ranges"},
 }
 SCHEMES = {"gcp": "gs://", "aws": "s3://", "azure": "az://"}
 SECRETS = {
@@ -161,6 +161,14 @@ def test_checkov_passes_and_every_skip_has_a_reason():
 # --- credentials and network access of whoever runs `apply` ---------------------------------
 
 
+def _resource(parsed: dict, kind: str, name: str) -> dict:
+    """One resource's body (each resource is its own {kind: {name: body}} block)."""
+    for block in _unquote(parsed["resource"]):
+        if name in block.get(kind, {}):
+            return block[kind][name]
+    raise KeyError(f"{kind}.{name}")
+
+
 def test_aws_applies_with_the_default_credential_chain():
     """Profiles, SSO and environment credentials work: every key variable is optional."""
     parsed = _load("aws")
@@ -181,6 +189,118 @@ def test_aws_applies_with_the_default_credential_chain():
     example = _unquote(hcl2.loads(example_text))
     assert not {"aws_access_key_id", "aws_secret_access_key"} & set(example)
     assert "aws_profile" in example_text and "aws sso login" in example_text
+
+
+def test_azure_data_plane_uses_azure_ad_and_admits_the_applier():
+    parsed = _load("azure")
+    provider = _blocks(parsed, "provider")["azurerm"]
+    account = _resource(parsed, "azurerm_storage_account", "tables")
+    # Shared keys are off, so without Azure AD tokens azurerm 3.x gets 403 on the data plane.
+    assert account["shared_access_key_enabled"] is False
+    assert provider["storage_use_azuread"] is True
+    # The firewall lets in the applier (a required variable) as well as the loader.
+    rules = account["network_rules"][0]
+    assert rules["default_action"] == "Deny"
+    assert "var.applier_ip_ranges" in rules["ip_rules"]
+    assert "var.allowed_ip_ranges" in rules["ip_rules"]
+    variables = _blocks(parsed, "variable")
+    applier = variables["applier_ip_ranges"]
+    assert "default" not in applier and applier.get("validation")
+    assert "curl" in applier["description"]  # how to find your address
+    example = _unquote(hcl2.loads((CLOUD / "azure" / "terraform.tfvars.example").read_text()))
+    assert example["applier_ip_ranges"]
+
+
+def test_azure_applier_gets_the_blob_data_role_before_the_container_is_created():
+    """The container is created through the data plane, which Owner/Contributor do not reach."""
+    parsed = _load("azure")
+    assert "current" in _blocks(parsed, "data")["azurerm_client_config"]
+    assignment = _resource(parsed, "azurerm_role_assignment", "applier_blob")
+    assert assignment["principal_id"] == "${data.azurerm_client_config.current.object_id}"
+    assert assignment["role_definition_name"] in (
+        "Storage Blob Data Contributor",
+        "Storage Blob Data Owner",
+    )
+    assert assignment["scope"] == "${azurerm_storage_account.tables.id}"
+    # The container waits for the assignment to propagate (a fresh one answers 403 for a while).
+    sleep = _resource(parsed, "time_sleep", "applier_blob_propagation")
+    assert "azurerm_role_assignment.applier_blob" in str(sleep["depends_on"])
+    container = _resource(parsed, "azurerm_storage_container", "tables")
+    assert "time_sleep.applier_blob_propagation" in str(container["depends_on"])
+
+
+@pytest.fixture(scope="module")
+def azure_variables_only(tmp_path_factory) -> Path:
+    """cloud/azure/variables.tf alone: a plan with no provider runs offline and checks the
+    variables' validation with Terraform itself."""
+    folder = tmp_path_factory.mktemp("azure-variables")
+    shutil.copy(CLOUD / "azure" / "variables.tf", folder)
+    terraform = Path(sys.executable).parent / "terraform"
+    init = subprocess.run(
+        [terraform, f"-chdir={folder}", "init", "-input=false", "-no-color"],
+        capture_output=True,
+        text=True,
+        env=OFFLINE,
+        timeout=120,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    return folder
+
+
+def _plan_azure_variables(folder: Path, applier: list[str]) -> subprocess.CompletedProcess:
+    import json
+
+    values = {
+        "subscription_id": "s",
+        "client_id": "c",
+        "client_secret": "x",
+        "tenant_id": "t",
+        "storage_account_name": "n",
+    }
+    return subprocess.run(
+        [
+            Path(sys.executable).parent / "terraform",
+            f"-chdir={folder}",
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+            *(f"-var={k}={v}" for k, v in values.items()),
+            f"-var=applier_ip_ranges={json.dumps(applier)}",
+        ],
+        capture_output=True,
+        text=True,
+        env=OFFLINE,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "applier",
+    [["203.0.113.10"], ["203.0.113.0/24"], ["198.51.100.7", "203.0.113.0/30"], []],
+)
+def test_applier_ip_ranges_accepts_what_azure_ip_rules_accept(azure_variables_only, applier):
+    result = _plan_azure_variables(azure_variables_only, applier)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "applier",
+    [
+        ["10.1.2.3"],  # private
+        ["192.168.0.0/16"],
+        ["172.20.0.1"],
+        ["203.0.113.10/32"],  # Azure wants a single address, not a /31 or /32
+        ["203.0.113.5/24"],  # not the network address
+        ["2001:db8::1"],  # IP rules are IPv4 only
+        ["300.1.1.1"],
+        ["my-laptop"],
+    ],
+)
+def test_applier_ip_ranges_rejects_what_azure_would_refuse(azure_variables_only, applier):
+    result = _plan_azure_variables(azure_variables_only, applier)
+    assert result.returncode != 0
+    assert "public IPv4 address" in result.stderr, result.stderr
 
 
 # --- the one git-ignored folder for secrets --------------------------------------------------
