@@ -1,6 +1,8 @@
 # The tables' bucket on AWS S3, and a least-privilege identity for the loader.
 #   terraform -chdir=cloud/aws init && terraform -chdir=cloud/aws apply
-# then: terraform -chdir=cloud/aws output -raw loader_env > aws.env  (git-ignored)
+# then: terraform -chdir=cloud/aws output -raw loader_env > secrets/aws.env  (git-ignored)
+# The apply authenticates like the AWS CLI: AWS_PROFILE or aws_profile (SSO, assumed roles),
+# AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, or an instance role.
 
 terraform {
   required_version = ">= 1.0"
@@ -12,10 +14,14 @@ terraform {
   }
 }
 
+# Every credential argument is null unless set, and a null argument leaves the provider's
+# default credential chain in charge: no long-lived admin keys are needed in terraform.tfvars.
 provider "aws" {
   region     = var.region
+  profile    = var.aws_profile
   access_key = var.aws_access_key_id
   secret_key = var.aws_secret_access_key
+  token      = var.aws_session_token
 }
 
 data "aws_caller_identity" "current" {}

@@ -9,7 +9,7 @@ output "loader_access_key_id" {
 }
 
 output "loader_env" {
-  description = "The loader's environment: terraform output -raw loader_env > aws.env (git-ignored)."
+  description = "The loader's environment: terraform -chdir=cloud/aws output -raw loader_env > secrets/aws.env (git-ignored)."
   sensitive   = true
   value       = <<-EOT
     OUTPUT_FS=s3://${aws_s3_bucket.tables.bucket}/${var.prefix}

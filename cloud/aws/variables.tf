@@ -3,16 +3,31 @@ variable "bucket_name" {
   type        = string
 }
 
+variable "aws_profile" {
+  description = "Named profile in ~/.aws/config for the apply (SSO or assumed role; run `aws sso login --profile NAME` first). null: AWS_PROFILE or the rest of the default credential chain."
+  type        = string
+  default     = null
+}
+
 variable "aws_access_key_id" {
-  description = "Access key of the administrator that applies this configuration (not the loader's)."
+  description = "Optional access key of whoever applies this configuration (not the loader's). null: the default credential chain (aws_profile, AWS_PROFILE, environment, ~/.aws, instance role)."
   type        = string
   sensitive   = true
+  default     = null
 }
 
 variable "aws_secret_access_key" {
-  description = "Secret key of the administrator that applies this configuration."
+  description = "Secret key that goes with aws_access_key_id; null when that is null."
   type        = string
   sensitive   = true
+  default     = null
+}
+
+variable "aws_session_token" {
+  description = "Session token that goes with temporary (ASIA...) keys in aws_access_key_id; null otherwise."
+  type        = string
+  sensitive   = true
+  default     = null
 }
 
 variable "region" {

@@ -4,7 +4,7 @@ output "output_fs" {
 }
 
 output "loader_env" {
-  description = "The loader's environment: terraform output -raw loader_env > azure.env (git-ignored)."
+  description = "The loader's environment: terraform -chdir=cloud/azure output -raw loader_env > secrets/azure.env (git-ignored)."
   sensitive   = true
   value       = <<-EOT
     OUTPUT_FS=az://${azurerm_storage_container.tables.name}/${var.prefix}

@@ -48,10 +48,35 @@ variable "prefix" {
   default     = "tables"
 }
 
+variable "applier_ip_ranges" {
+  description = "Public IPv4 addresses or CIDR ranges of whoever runs plan/apply (curl -4 -s https://ifconfig.me prints yours). The account's firewall denies every other address, and Terraform reads the account's data plane on every plan."
+  type        = list(string)
+  # Azure's IP rules take public IPv4 only, and a range only as a network address with a
+  # prefix of /30 or shorter (a /31 or /32 is written as single addresses).
+  validation {
+    condition = alltrue([
+      for r in var.applier_ip_ranges : can(regex("^\\d{1,3}(\\.\\d{1,3}){3}(/([0-9]|[12][0-9]|30))?$", r))
+      && try(cidrhost(length(split("/", r)) > 1 ? r : "${r}/32", 0) == split("/", r)[0], false)
+      && !can(regex("^(0\\.|10\\.|127\\.|169\\.254\\.|192\\.168\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.)", r))
+    ])
+    error_message = "Each entry must be a public IPv4 address (203.0.113.10) or a range given by its network address with a prefix of /30 or shorter (203.0.113.0/24); private, /31, /32 and IPv6 entries are rejected by Azure."
+  }
+}
+
 variable "allowed_ip_ranges" {
-  description = "Public IPs or CIDR ranges (no private ranges) from which the loader may reach the account."
+  description = "Public IPv4 addresses or CIDR ranges from which the loader may reach the account."
   type        = list(string)
   default     = []
+  # Azure's IP rules take public IPv4 only, and a range only as a network address with a
+  # prefix of /30 or shorter (a /31 or /32 is written as single addresses).
+  validation {
+    condition = alltrue([
+      for r in var.allowed_ip_ranges : can(regex("^\\d{1,3}(\\.\\d{1,3}){3}(/([0-9]|[12][0-9]|30))?$", r))
+      && try(cidrhost(length(split("/", r)) > 1 ? r : "${r}/32", 0) == split("/", r)[0], false)
+      && !can(regex("^(0\\.|10\\.|127\\.|169\\.254\\.|192\\.168\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.)", r))
+    ])
+    error_message = "Each entry must be a public IPv4 address (203.0.113.10) or a range given by its network address with a prefix of /30 or shorter (203.0.113.0/24); private, /31, /32 and IPv6 entries are rejected by Azure."
+  }
 }
 
 variable "retention_days" {

@@ -1,7 +1,8 @@
 # The tables' bucket on Google Cloud Storage, and a least-privilege service account for the
 # loader.
 #   terraform -chdir=cloud/gcp init && terraform -chdir=cloud/gcp apply
-# then: terraform -chdir=cloud/gcp output -raw loader_key_json > gcp-loader.json (git-ignored)
+# then (git-ignored): terraform -chdir=cloud/gcp output -raw loader_key_json > secrets/gcp-loader.json
+#                and terraform -chdir=cloud/gcp output -raw loader_env > secrets/gcp.env
 
 terraform {
   required_version = ">= 1.0"

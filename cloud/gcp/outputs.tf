@@ -9,16 +9,18 @@ output "loader_service_account" {
 }
 
 output "loader_key_json" {
-  description = "The loader's key: terraform output -raw loader_key_json > gcp-loader.json (git-ignored), then GOOGLE_APPLICATION_CREDENTIALS=gcp-loader.json."
+  description = "The loader's key: terraform -chdir=cloud/gcp output -raw loader_key_json > secrets/gcp-loader.json (git-ignored)."
   sensitive   = true
   value       = base64decode(google_service_account_key.loader.private_key)
 }
 
 output "loader_env" {
-  description = "The loader's environment, next to the key file."
-  value       = <<-EOT
+  description = "The loader's environment: terraform -chdir=cloud/gcp output -raw loader_env > secrets/gcp.env (git-ignored)."
+  # The key's path is relative to the repo root, where the README's commands run; compose
+  # mounts the same file and points the containers at it.
+  value = <<-EOT
     OUTPUT_FS=gs://${google_storage_bucket.tables.name}/${var.prefix}
     GCP_PROJECT_ID=${var.project_id}
-    GOOGLE_APPLICATION_CREDENTIALS=./gcp-loader.json
+    GOOGLE_APPLICATION_CREDENTIALS=secrets/gcp-loader.json
   EOT
 }
