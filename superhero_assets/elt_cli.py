@@ -8,7 +8,7 @@ import logging
 import os
 import time
 
-from superhero_assets.core import contract
+from superhero_assets import cli_options
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.pipeline import Loader, LoaderConfig
 from superhero_assets.core.store import OutputStore
@@ -16,18 +16,8 @@ from superhero_assets.core.store import OutputStore
 
 def register(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="one batch run: Kafka -> Parquet, offsets in Redis")
-    load.add_argument(
-        "--output-fs",
-        default=os.getenv("OUTPUT_FS", "./data"),
-        help="where the Parquet tables go: a folder or an object-store URL "
-        "(default: OUTPUT_FS, else ./data)",
-    )
-    load.add_argument(
-        "--topics",
-        default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
-        help="comma-separated topics to load (default: SUPERHERO_TOPICS when set, as in "
-        f"Dagster, else {','.join(contract.SOURCE_TOPICS)})",
-    )
+    cli_options.add_output_fs(load, "where the Parquet tables go")
+    cli_options.add_topics(load, "the topics to load")
     load.add_argument(
         "--chunk-messages",
         type=int,
@@ -45,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_loader(args: argparse.Namespace) -> Loader:
     config = LoaderConfig(
-        topics=tuple(args.topics.split(",")),
+        topics=args.topics,
         chunk_messages=args.chunk_messages,
         lock_ttl_s=args.lock_ttl,
     )
@@ -77,11 +67,7 @@ def run_load(args: argparse.Namespace, settings) -> int:
 
 def register_freshness(sub: argparse._SubParsersAction) -> None:
     fresh = sub.add_parser("freshness", help="age of the newest loaded message, and delays")
-    fresh.add_argument(
-        "--output-fs",
-        default=os.getenv("OUTPUT_FS", "./data"),
-        help="the output to inspect (default: OUTPUT_FS, else ./data)",
-    )
+    cli_options.add_output_fs(fresh, "the output to inspect")
     fresh.add_argument(
         "--runs", type=int, default=50, help="delays over the newest N runs (default: 50)"
     )

@@ -7,6 +7,7 @@ from importlib.metadata import version
 
 import pytest
 
+from superhero_assets.cli import build_parser
 from superhero_assets.core import contract
 from superhero_assets.core.state import encode_offsets
 from tests.conftest import superhero
@@ -76,6 +77,30 @@ def test_the_help_names_the_environment_variable_behind_a_default():
     assert "(default: 100000)" in load["--chunk-messages"]
     lag = superhero("lag", "--help", timeout=60).stdout
     assert "at most one message per lagging partition" in " ".join(lag.split())
+
+
+SHARED_OPTIONS = [("load",), ("lag",), ("output", "adopt")]
+
+
+@pytest.mark.parametrize("command", [*SHARED_OPTIONS, ("freshness",)], ids=" ".join)
+def test_the_output_option_reads_the_same_everywhere(command):
+    entry = option_entries(superhero(*command, "--help", timeout=60).stdout)["--output-fs"]
+    assert " ".join(entry.split()).endswith(
+        "a folder or an s3://, gs:// or az:// URL (default: OUTPUT_FS, else ./data)"
+    ), entry
+
+
+@pytest.mark.parametrize("command", SHARED_OPTIONS, ids=" ".join)
+def test_the_topics_option_reads_and_parses_the_same_everywhere(command, monkeypatch):
+    entry = option_entries(superhero(*command, "--help", timeout=60).stdout)["--topics"]
+    default = ",".join(contract.SOURCE_TOPICS)
+    assert " ".join(entry.split()).endswith(
+        f"comma-separated (default: SUPERHERO_TOPICS, as Dagster reads it, else {default})"
+    ), entry
+    monkeypatch.delenv("SUPERHERO_TOPICS", raising=False)  # the default is read here
+    parser = build_parser()
+    assert parser.parse_args([*command, "--topics", " a.b , c "]).topics == ("a.b", "c")
+    assert parser.parse_args(list(command)).topics == contract.SOURCE_TOPICS
 
 
 def lag(elt: EltEnv, *args: str):
