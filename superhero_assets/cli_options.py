@@ -48,3 +48,13 @@ def add_topics(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"{what}, comma-separated (default: SUPERHERO_TOPICS, as Dagster reads it, "
         f"else {default})",
     )
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    """--no-progress, for the commands that draw a progress line on a terminal."""
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress line on stderr (default: shown when stderr is a terminal, "
+        "never when it is piped)",
+    )

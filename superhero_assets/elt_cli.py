@@ -6,11 +6,14 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 
 from superhero_assets import cli_options
+from superhero_assets.core import progress
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.pipeline import Loader, LoaderConfig
+from superhero_assets.core.plan import Plan
 from superhero_assets.core.store import OutputStore
 
 
@@ -30,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=int(os.getenv("ELT_LOCK_TTL_S", "30")),
         help="seconds a crashed run keeps its topic locks (default: ELT_LOCK_TTL_S, else 30)",
     )
+    cli_options.add_no_progress(load)
     load.set_defaults(handler=run_load)
 
 
@@ -50,7 +54,14 @@ def run_load(args: argparse.Namespace, settings) -> int:
     if pending is None:
         print(json.dumps({"loaded": 0, "seconds": round(time.monotonic() - started, 3)}))
         return 0
-    raw = loader.land_raw(pending)
+    stream = sys.stderr if progress.wanted(args.no_progress) else None
+    planned = sum(c.last - c.first + 1 for c in Plan.from_json(pending["plan"]).chunks)
+    # The total counts offsets, and a few may hold no message (transaction markers), and a
+    # redone run skips the chunks landed before it died: the line may end short of it.
+    with progress.ProgressLine("load", stream, total=planned) as line:
+        if stream is not None:
+            loader.on_batch_read = lambda b: line.add(b.num_rows, progress.value_bytes(b))
+        raw = loader.land_raw(pending)
     tables = loader.derive_tables(pending)
     entry = loader.commit(pending)
     summary = {
