@@ -1,4 +1,4 @@
-"""`superhero load` shows progress on a terminal, and only there.
+"""`superhero load` and `superhero bench` show progress on a terminal, and only there.
 
 The progress line goes to stderr, redrawn in place ("\\r"), at most a few times a second;
 piped, or with --no-progress, stderr carries none of it. stdout keeps the command's result.
@@ -104,3 +104,43 @@ def test_load_is_quiet_when_piped_and_with_no_progress(elt):
     assert run.returncode == 0, run.terminal
     assert json.loads(run.stdout)["loaded"] == ATTACKS
     assert "MB/s" not in run.terminal and "\r" not in run.terminal.replace("\r\n", "\n")
+
+
+BENCH = ("bench", "--messages", "3000", "--scale", "0", "--no-dagster")
+COUNTED_PHASES = ("produce", "ceiling", "load", "ceiling, big read-ahead")
+
+
+def bench_result(stdout: str) -> dict:
+    result = json.loads(stdout)
+    assert result["messages"] == 3000 and result["reconciled"] is True, result
+    return result
+
+
+@pytest.mark.integration
+def test_bench_shows_each_phase_on_a_terminal(stack):
+    run = superhero_on_a_terminal(*BENCH, timeout=600)
+    assert run.returncode == 0, run.terminal
+    result = bench_result(run.stdout)
+    for phase in COUNTED_PHASES:
+        drawn = run.redraws(f"bench 3,000: {phase}")
+        assert drawn, f"no progress for {phase}:\n{run.terminal}"
+        final = figures(drawn[-1])
+        assert final["done"] == final["total"] == 3000, (phase, drawn[-1])
+        # The bytes the bench reports, as produced, and as each consumer counts them.
+        assert final["mb"] == float(f"{result['bytes'] / 1e6:.1f}"), (phase, drawn[-1])
+    lines = run.terminal.replace("\r\n", "\n").splitlines()
+    for step in ("check the tables against the backlog", "clean up"):
+        assert any(re.fullmatch(rf"bench 3,000: {step} \.\.\. [\d.]+s", x) for x in lines), step
+
+
+@pytest.mark.integration
+def test_bench_is_quiet_when_piped_and_with_no_progress(stack):
+    piped = superhero(*BENCH, timeout=600)
+    assert piped.returncode == 0, piped.stderr
+    bench_result(piped.stdout)
+    assert "bench 3,000" not in piped.stderr and "\r" not in piped.stderr
+
+    run = superhero_on_a_terminal(*BENCH, "--no-progress", timeout=600)
+    assert run.returncode == 0, run.terminal
+    bench_result(run.stdout)
+    assert "bench 3,000" not in run.terminal, run.terminal
