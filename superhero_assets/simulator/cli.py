@@ -9,10 +9,15 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from superhero_assets import cli_options
 from superhero_assets.core.settings import Settings
 from superhero_assets.simulator.config import SimulatorConfig
 from superhero_assets.simulator.roster import DEFAULT_ROSTER, load_roster
+
+if TYPE_CHECKING:
+    from superhero_assets.simulator.kafka_log import KafkaSink
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simulate = subparsers.add_parser("simulate", help="bulk mode: play matches in-process, fast")
     simulate.add_argument("--messages", type=int, required=True, help="how many records")
     simulate.add_argument("--seed", type=int, help="same seed, same records (tokens, times too)")
-    simulate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    cli_options.add_no_progress(simulate)
     _add_roster(simulate)
     simulate.set_defaults(handler=_simulate)
 
@@ -115,6 +120,7 @@ def _players(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from superhero_assets.core.progress import wanted
     from superhero_assets.simulator import bulk, kafka_log, wire
     from superhero_assets.simulator.progress import Progress
 
@@ -133,7 +139,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             print(value)
 
     started = time.monotonic()
-    with Progress(args.messages, enabled=not args.no_progress) as progress:
+    acknowledged = None
+    with Progress(args.messages, enabled=wanted(args.no_progress)) as progress:
         sent = bulk.simulate(
             args.messages,
             args.seed,
@@ -144,7 +151,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             progress.update_to,
         )
         if sink is not None:
-            sink.close()  # every record acknowledged (acks=all) before we report
+            acknowledged = sink.close()  # every record acknowledged (acks=all) before we report
         progress.update_to(sent)
     elapsed = time.monotonic() - started
     seed = "no seed" if args.seed is None else f"seed {args.seed}"
@@ -152,4 +159,22 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
         f"{sent} records in {elapsed:.1f}s ({sent / elapsed:,.0f} messages/s, {seed})",
         file=sys.stderr,
     )
+    print(where_records_went(sink, acknowledged, sent), file=sys.stderr)
     return 0
+
+
+def where_records_went(
+    sink: KafkaSink | None, acknowledged: dict[str, int] | None, printed: int
+) -> str:
+    """The summary's last lines: the topics and counts Kafka acknowledged, or print only."""
+    if sink is None or acknowledged is None:
+        return (
+            f"{printed} records printed only (LOGGER_MODULE=Default); "
+            "set LOGGER_MODULE=kafka to send them to Kafka"
+        )
+    lines = [f"sent to Kafka at {sink.bootstrap_servers} and acknowledged (acks=all):"]
+    lines += [
+        f"  {topic}: {count} records over {sink.partition_count(topic)} partitions"
+        for topic, count in acknowledged.items()
+    ]
+    return "\n".join(lines)
