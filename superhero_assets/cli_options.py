@@ -45,8 +45,8 @@ def add_topics(parser: argparse.ArgumentParser, what: str) -> None:
         type=topic_list,
         default=os.getenv("SUPERHERO_TOPICS") or default,
         metavar="TOPICS",
-        help=f"{what}, comma-separated (default: SUPERHERO_TOPICS, as Dagster reads it, "
-        f"else {default})",
+        help=f"{what}, comma-separated, as Dagster reads them "
+        f"(default: SUPERHERO_TOPICS, else {default})",
     )
 
 

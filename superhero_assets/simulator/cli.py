@@ -22,29 +22,53 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the simulator's subcommands to the `superhero` parser."""
-    server = subparsers.add_parser("server", help="run the WebSocket game server (Ctrl-C stops)")
+    server = subparsers.add_parser(
+        "server",
+        help="run the WebSocket game server (Ctrl-C stops)",
+        description="Game logs go where LOGGER_MODULE says (default: Default, printed only; "
+        "kafka: to KAFKA_BOOTSTRAP_SERVERS), at LOG_LEVEL (default: INFO); a lobby waits "
+        "LOBBY_TIMEOUT seconds (default: 5) for its players.",
+    )
     _add_roster(server)
-    server.add_argument("--host", help="listen address (default: SERVER_HOST or 127.0.0.1)")
-    server.add_argument("--port", type=int, help="listen port (default: SERVER_PORT or 5678)")
+    server.add_argument("--host", help="listen address (default: SERVER_HOST, else 127.0.0.1)")
+    server.add_argument("--port", type=int, help="listen port (default: SERVER_PORT, else 5678)")
     server.set_defaults(handler=_server)
 
     players = subparsers.add_parser("players", help="bots that play matches against a server")
-    players.add_argument("--count", type=int, default=10, help="how many bots (default 10)")
-    players.add_argument("--games", type=int, default=10, help="games per bot (default 10)")
-    players.add_argument("--seed", type=int, help="makes the bots' choices repeatable")
+    players.add_argument("--count", type=int, default=10, help="how many bots (default: 10)")
+    players.add_argument("--games", type=int, default=10, help="games per bot (default: 10)")
+    players.add_argument(
+        "--seed",
+        type=int,
+        help="makes the bots' choices repeatable (default: none, different each time)",
+    )
     players.add_argument(
         "--misplay-rate",
         type=float,
         default=0.05,
-        help="chance a bot attacks an enemy it saw die (0.05)",
+        help="chance a bot attacks an enemy it saw die (default: 0.05)",
     )
-    players.add_argument("--host", help="server address (default: SERVER_HOST or 127.0.0.1)")
-    players.add_argument("--port", type=int, help="server port (default: SERVER_PORT or 5678)")
+    players.add_argument("--host", help="server address (default: SERVER_HOST, else 127.0.0.1)")
+    players.add_argument("--port", type=int, help="server port (default: SERVER_PORT, else 5678)")
     players.set_defaults(handler=_players)
 
-    simulate = subparsers.add_parser("simulate", help="bulk mode: play matches in-process, fast")
-    simulate.add_argument("--messages", type=int, required=True, help="how many records")
-    simulate.add_argument("--seed", type=int, help="same seed, same records (tokens, times too)")
+    simulate = subparsers.add_parser(
+        "simulate",
+        help="bulk mode: play matches in-process, fast",
+        description="Where the records go is LOGGER_MODULE's choice: Default (the default) "
+        "prints them to stdout only; kafka sends them to KAFKA_BOOTSTRAP_SERVERS and waits "
+        "until Kafka has acknowledged each. LOG_LEVEL (default: INFO) filters them. The "
+        "summary on stderr says which happened, with the counts per topic.",
+    )
+    simulate.add_argument(
+        "--messages", type=int, required=True, help="how many records (required: no default)"
+    )
+    simulate.add_argument(
+        "--seed",
+        type=int,
+        help="same seed, same records, tokens and times too "
+        "(default: none, new records and the wall clock)",
+    )
     cli_options.add_no_progress(simulate)
     _add_roster(simulate)
     simulate.set_defaults(handler=_simulate)
