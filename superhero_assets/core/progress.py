@@ -46,6 +46,7 @@ class ProgressLine:
         self.label, self.stream, self.total = label, stream, total
         self.messages = self.nbytes = 0
         self.started = self._drawn_at = time.monotonic()
+        self._drawn_figures: tuple[int, int] | None = None
         self._draw(self.started)  # at once: the first batch may take a while to come
 
     def add(self, messages: int, nbytes: int) -> None:
@@ -61,7 +62,8 @@ class ProgressLine:
     def finish(self) -> None:
         """Draw the final figures and end the line."""
         if self.stream is not None:
-            self._draw(time.monotonic())
+            if self._drawn_figures != (self.messages, self.nbytes):
+                self._draw(time.monotonic())
             self.stream.write("\n")
             self.stream.flush()
             self.stream = None  # a second finish (an error after it) draws nothing
@@ -89,7 +91,7 @@ class ProgressLine:
     def _draw(self, now: float) -> None:
         if self.stream is None:
             return
-        self._drawn_at = now
+        self._drawn_at, self._drawn_figures = now, (self.messages, self.nbytes)
         width = _columns(self.stream) - 1
         self.stream.write(f"\r{self.text(now)[:width]}{CLEAR_TO_END}")
         self.stream.flush()
