@@ -27,16 +27,51 @@ from superhero_assets.stack.topics import ensure_topics
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chaos", help="inject real faults on a dedicated stack; prove exactly-once")
-    p.add_argument("--kills", type=int, default=10, help="faults to inject (all kinds, in turn)")
-    p.add_argument("--seed", type=int, default=1, help="same seed, same faults and moments")
-    p.add_argument("--rate", type=float, default=300.0, help="messages produced per second")
-    p.add_argument("--lock-ttl", type=int, default=2, help="seconds a dead run keeps its locks")
-    p.add_argument("--chunk-messages", type=int, default=500, help="offsets per file")
-    p.add_argument("--state-dir", default=os.getenv("CHAOS_STATE_DIR", ".superhero-chaos"))
-    p.add_argument("--kafka-port", type=int, default=int(os.getenv("CHAOS_KAFKA_PORT", "29392")))
-    p.add_argument("--controller-port", type=int, default=0, help="default: Kafka port + 1")
-    p.add_argument("--redis-port", type=int, default=int(os.getenv("CHAOS_REDIS_PORT", "26579")))
-    p.add_argument("--no-tmpfs", action="store_true", help="never mount a tmpfs for the output")
+    p.add_argument(
+        "--kills", type=int, default=10, help="faults to inject, all kinds in turn (default: 10)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=1, help="same seed, same faults and moments (default: 1)"
+    )
+    p.add_argument(
+        "--rate", type=float, default=300.0, help="messages produced per second (default: 300)"
+    )
+    p.add_argument(
+        "--lock-ttl", type=int, default=2, help="seconds a dead run keeps its locks (default: 2)"
+    )
+    p.add_argument(
+        "--chunk-messages", type=int, default=500, help="offsets per file (default: 500)"
+    )
+    p.add_argument(
+        "--state-dir",
+        default=os.getenv("CHAOS_STATE_DIR", ".superhero-chaos"),
+        help="the chaos stack's own state folder, wiped at the start "
+        "(default: CHAOS_STATE_DIR, else .superhero-chaos)",
+    )
+    p.add_argument(
+        "--kafka-port",
+        type=int,
+        default=int(os.getenv("CHAOS_KAFKA_PORT", "29392")),
+        help="the chaos Kafka's port (default: CHAOS_KAFKA_PORT, else 29392)",
+    )
+    p.add_argument(
+        "--controller-port",
+        type=int,
+        default=0,
+        help="the chaos Kafka's controller port (default: the Kafka port + 1)",
+    )
+    p.add_argument(
+        "--redis-port",
+        type=int,
+        default=int(os.getenv("CHAOS_REDIS_PORT", "26579")),
+        help="the chaos Redis's port (default: CHAOS_REDIS_PORT, else 26579)",
+    )
+    p.add_argument(
+        "--no-tmpfs",
+        action="store_true",
+        help="never mount a tmpfs for the output (default: mount one when run as root, so "
+        "the disk faults are real)",
+    )
     p.set_defaults(handler=run_chaos)
 
 

@@ -120,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
 
     demo = sub.add_parser(
-        "demo", help="the main job end to end: stack, simulate, materialize, print the tables"
+        "demo",
+        help="the main job end to end: stack, simulate, materialize, print the tables",
+        description="Starts the stack (see `superhero stack --help`), sends 10000 simulated "
+        "records to Kafka, runs `dagster asset materialize` on every asset and prints each "
+        "table's rows and location. The tables go to OUTPUT_FS (default: ./data), Dagster's "
+        "runs to DAGSTER_HOME (default: {SUPERHERO_STATE_DIR}/dagster_home). It takes no "
+        "options.",
     )
     demo.set_defaults(handler=_demo)
 

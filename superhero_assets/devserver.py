@@ -36,12 +36,35 @@ def dagster_cli(*args: str) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    dev = sub.add_parser("dev", help="Dagster webserver + daemon on 127.0.0.1:3000")
-    dev.add_argument("--host", default=os.getenv("DAGSTER_WEBSERVER_HOST", "127.0.0.1"))
-    dev.add_argument("--port", type=int, default=int(os.getenv("DAGSTER_WEBSERVER_PORT", "3000")))
+    dev = sub.add_parser(
+        "dev",
+        help="Dagster webserver + daemon on 127.0.0.1:3000",
+        description="`dagster dev` on the project's definitions, with DAGSTER_HOME (default: "
+        "{SUPERHERO_STATE_DIR}/dagster_home) holding the project's dagster.yaml.",
+    )
+    dev.add_argument(
+        "--host",
+        default=os.getenv("DAGSTER_WEBSERVER_HOST", "127.0.0.1"),
+        help="the webserver's address (default: DAGSTER_WEBSERVER_HOST, else 127.0.0.1)",
+    )
+    dev.add_argument(
+        "--port",
+        type=int,
+        default=int(os.getenv("DAGSTER_WEBSERVER_PORT", "3000")),
+        help="the webserver's port (default: DAGSTER_WEBSERVER_PORT, else 3000)",
+    )
     mode = dev.add_mutually_exclusive_group()
-    mode.add_argument("--detach", action="store_true", help="run in the background")
-    mode.add_argument("--stop", action="store_true", help="stop a detached `superhero dev`")
+    mode.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background, log in the state folder (default: in the foreground, "
+        "until Ctrl-C)",
+    )
+    mode.add_argument(
+        "--stop",
+        action="store_true",
+        help="stop a detached `superhero dev` (default: start one)",
+    )
     dev.set_defaults(handler=run_dev)
 
 

@@ -6,28 +6,21 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 
-from superhero_assets.core import contract
+from superhero_assets import cli_options
+from superhero_assets.core import progress
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.pipeline import Loader, LoaderConfig
+from superhero_assets.core.plan import Plan
 from superhero_assets.core.store import OutputStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="one batch run: Kafka -> Parquet, offsets in Redis")
-    load.add_argument(
-        "--output-fs",
-        default=os.getenv("OUTPUT_FS", "./data"),
-        help="where the Parquet tables go: a folder or an object-store URL "
-        "(default: OUTPUT_FS, else ./data)",
-    )
-    load.add_argument(
-        "--topics",
-        default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
-        help="comma-separated topics to load (default: SUPERHERO_TOPICS when set, as in "
-        f"Dagster, else {','.join(contract.SOURCE_TOPICS)})",
-    )
+    cli_options.add_output_fs(load, "where the Parquet tables go")
+    cli_options.add_topics(load, "the topics to load")
     load.add_argument(
         "--chunk-messages",
         type=int,
@@ -40,12 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=int(os.getenv("ELT_LOCK_TTL_S", "30")),
         help="seconds a crashed run keeps its topic locks (default: ELT_LOCK_TTL_S, else 30)",
     )
+    cli_options.add_no_progress(load)
     load.set_defaults(handler=run_load)
 
 
 def build_loader(args: argparse.Namespace) -> Loader:
     config = LoaderConfig(
-        topics=tuple(args.topics.split(",")),
+        topics=args.topics,
         chunk_messages=args.chunk_messages,
         lock_ttl_s=args.lock_ttl,
     )
@@ -60,7 +54,14 @@ def run_load(args: argparse.Namespace, settings) -> int:
     if pending is None:
         print(json.dumps({"loaded": 0, "seconds": round(time.monotonic() - started, 3)}))
         return 0
-    raw = loader.land_raw(pending)
+    stream = sys.stderr if progress.wanted(args.no_progress) else None
+    planned = sum(c.last - c.first + 1 for c in Plan.from_json(pending["plan"]).chunks)
+    # The total counts offsets, and a few may hold no message (transaction markers), and a
+    # redone run skips the chunks landed before it died: the line may end short of it.
+    with progress.ProgressLine("load", stream, total=planned) as line:
+        if stream is not None:
+            loader.on_batch_read = lambda b: line.add(b.num_rows, progress.value_bytes(b))
+        raw = loader.land_raw(pending)
     tables = loader.derive_tables(pending)
     entry = loader.commit(pending)
     summary = {
@@ -77,11 +78,7 @@ def run_load(args: argparse.Namespace, settings) -> int:
 
 def register_freshness(sub: argparse._SubParsersAction) -> None:
     fresh = sub.add_parser("freshness", help="age of the newest loaded message, and delays")
-    fresh.add_argument(
-        "--output-fs",
-        default=os.getenv("OUTPUT_FS", "./data"),
-        help="the output to inspect (default: OUTPUT_FS, else ./data)",
-    )
+    cli_options.add_output_fs(fresh, "the output to inspect")
     fresh.add_argument(
         "--runs", type=int, default=50, help="delays over the newest N runs (default: 50)"
     )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict, dataclass
 
-from superhero_assets.core import contract
+from superhero_assets import cli_options
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.consume import make_consumer
 from superhero_assets.core.lag import committed_next_offsets, measure, oldest_age_s
@@ -58,18 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "most one message per lagging partition (and commits nothing). Exits 2 when a "
         "partition's lag cannot be measured (its stored offset is past the high watermark).",
     )
-    lag.add_argument(
-        "--topics",
-        default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
-        help="comma-separated topics (default: SUPERHERO_TOPICS, else "
-        f"{','.join(contract.SOURCE_TOPICS)})",
-    )
-    lag.add_argument(
-        "--output-fs",
-        default=os.getenv("OUTPUT_FS", "./data"),
-        help="the output whose manifest stands in for missing Redis keys "
-        "(default: OUTPUT_FS, else ./data)",
-    )
+    cli_options.add_topics(lag, "the topics to measure")
+    cli_options.add_output_fs(lag, "the output whose manifest stands in for missing Redis keys")
     lag.add_argument(
         "--json",
         action="store_true",
@@ -85,9 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_lag(args: argparse.Namespace, settings) -> int:
-    topics = tuple(t for t in args.topics.split(",") if t)
     report = lag_report(
-        kafka_config_from_env(), OutputStore(args.output_fs), topics, args.age_timeout
+        kafka_config_from_env(), OutputStore(args.output_fs), args.topics, args.age_timeout
     )
     print(as_json(report) if args.json else as_table(report))
     return EXIT_UNMEASURABLE if report.errors else 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from superhero_assets.core import contract
+from superhero_assets import cli_options
 from superhero_assets.core.adopt import adopt
 from superhero_assets.core.binding import kafka_cluster_id
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
@@ -20,17 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "adopt",
         help="after copying the output to OUTPUT_FS, bind the Redis offsets to the copy",
     )
-    adopt_cmd.add_argument(
-        "--output-fs",
-        default=os.getenv("OUTPUT_FS", "./data"),
-        help="the copy to adopt (default: OUTPUT_FS, else ./data)",
-    )
-    adopt_cmd.add_argument(
-        "--topics",
-        default=os.getenv("SUPERHERO_TOPICS") or ",".join(contract.SOURCE_TOPICS),
-        help="comma-separated topics (default: SUPERHERO_TOPICS, else "
-        f"{','.join(contract.SOURCE_TOPICS)})",
-    )
+    cli_options.add_output_fs(adopt_cmd, "the copy to adopt")
+    cli_options.add_topics(adopt_cmd, "the topics whose offsets to bind")
     output.set_defaults(handler=run_output)
 
 
@@ -42,8 +32,7 @@ def run_output(args: argparse.Namespace, settings) -> int:
         cluster = kafka_cluster_id(consumer)
     finally:
         consumer.close()
-    topics = tuple(args.topics.split(","))
-    for moved in adopt(redis_from_env(), store, cluster, topics, ttl_ms=30_000):
+    for moved in adopt(redis_from_env(), store, cluster, args.topics, ttl_ms=30_000):
         was = moved.before.output_root if moved.before else "nothing"
         print(f"{moved.topic}: offsets now bound to {moved.after.output_root} (were: {was})")
     return 0

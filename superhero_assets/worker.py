@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="Redis pub/sub channel (default: WORKER_CHANNEL, else CLEAN)",
     )
-    worker.add_argument("--max-runs", type=int, default=0, help="exit after N runs (0: never)")
+    worker.add_argument(
+        "--max-runs", type=int, default=0, help="exit after N runs (default: 0, never exit)"
+    )
     worker.set_defaults(handler=run_worker)
 
 

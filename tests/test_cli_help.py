@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from importlib.metadata import version
 
 import pytest
 
+from superhero_assets.cli import build_parser
 from superhero_assets.core import contract
 from superhero_assets.core.state import encode_offsets
 from tests.conftest import superhero
@@ -45,28 +47,81 @@ def option_entries(help_text: str) -> dict[str, str]:
     return entries
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("load",),
-        ("freshness",),
-        ("output", "adopt"),
-        ("lag",),
-        ("stack", "up"),
-        ("stack", "down"),
-        ("stack", "status"),
-        ("stack", "logs"),
-    ],
-    ids=" ".join,
-)
+def leaf_commands() -> list[tuple[str, ...]]:
+    """Every command `superhero --help` lists, down to the actions of `stack` and `output`."""
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            return [path]
+        return [leaf for name, sub in subs[0].choices.items() for leaf in walk(sub, (*path, name))]
+
+    return walk(build_parser(), ())
+
+
+def test_the_commands_checked_are_those_the_help_lists():
+    listed = superhero("--help", timeout=60).stdout
+    choices = listed[listed.index("{") + 1 : listed.index("}")].split(",")
+    assert {command[0] for command in leaf_commands()} == set(choices)
+    assert {"bench", "simulate", "dev", "worker", "chaos", "demo"} <= set(choices)
+
+
+@pytest.mark.parametrize("command", leaf_commands(), ids=" ".join)
 def test_every_option_says_its_default(command):
     result = superhero(*command, "--help", timeout=60)
     assert result.returncode == 0, result.stderr
     entries = option_entries(result.stdout)
     entries.pop("-h")
-    assert entries, result.stdout
-    silent = {flag: text for flag, text in entries.items() if "default" not in text}
+    assert entries or command == ("demo",), result.stdout  # the demo takes no option
+    silent = {
+        flag: text
+        for flag, text in entries.items()
+        if "(default: " not in text and "(required: no default)" not in text
+    }
     assert not silent, f"options without a default in `superhero {' '.join(command)} --help`"
+
+
+# The environment variable behind each option whose default comes from one.
+ENV_DEFAULTS = {
+    ("load",): {
+        "--output-fs": "OUTPUT_FS",
+        "--topics": "SUPERHERO_TOPICS",
+        "--lock-ttl": "ELT_LOCK_TTL_S",
+    },
+    ("lag",): {"--output-fs": "OUTPUT_FS", "--topics": "SUPERHERO_TOPICS"},
+    ("output", "adopt"): {"--output-fs": "OUTPUT_FS", "--topics": "SUPERHERO_TOPICS"},
+    ("freshness",): {"--output-fs": "OUTPUT_FS"},
+    ("dev",): {"--host": "DAGSTER_WEBSERVER_HOST", "--port": "DAGSTER_WEBSERVER_PORT"},
+    ("worker",): {"--channel": "WORKER_CHANNEL"},
+    ("chaos",): {
+        "--state-dir": "CHAOS_STATE_DIR",
+        "--kafka-port": "CHAOS_KAFKA_PORT",
+        "--redis-port": "CHAOS_REDIS_PORT",
+    },
+    ("server",): {"--host": "SERVER_HOST", "--port": "SERVER_PORT"},
+    ("players",): {"--host": "SERVER_HOST", "--port": "SERVER_PORT"},
+}
+
+
+@pytest.mark.parametrize("command", list(ENV_DEFAULTS), ids=" ".join)
+def test_the_help_names_the_variable_that_sets_each_default(command):
+    entries = option_entries(superhero(*command, "--help", timeout=60).stdout)
+    for flag, variable in ENV_DEFAULTS[command].items():
+        assert f"(default: {variable}, else " in " ".join(entries[flag].split()), entries[flag]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "variable", "value"),
+    [
+        (("dev",), "--port", "DAGSTER_WEBSERVER_PORT", 3456),
+        (("chaos",), "--kafka-port", "CHAOS_KAFKA_PORT", 39392),
+        (("chaos",), "--state-dir", "CHAOS_STATE_DIR", "/tmp/elsewhere"),
+    ],
+)
+def test_the_variable_the_help_names_is_the_one_read(command, flag, variable, value, monkeypatch):
+    monkeypatch.setenv(variable, str(value))
+    args = build_parser().parse_args(list(command))
+    assert getattr(args, flag.removeprefix("--").replace("-", "_")) == value
 
 
 def test_the_help_names_the_environment_variable_behind_a_default():
@@ -76,6 +131,30 @@ def test_the_help_names_the_environment_variable_behind_a_default():
     assert "(default: 100000)" in load["--chunk-messages"]
     lag = superhero("lag", "--help", timeout=60).stdout
     assert "at most one message per lagging partition" in " ".join(lag.split())
+
+
+SHARED_OPTIONS = [("load",), ("lag",), ("output", "adopt")]
+
+
+@pytest.mark.parametrize("command", [*SHARED_OPTIONS, ("freshness",)], ids=" ".join)
+def test_the_output_option_reads_the_same_everywhere(command):
+    entry = option_entries(superhero(*command, "--help", timeout=60).stdout)["--output-fs"]
+    assert " ".join(entry.split()).endswith(
+        "a folder or an s3://, gs:// or az:// URL (default: OUTPUT_FS, else ./data)"
+    ), entry
+
+
+@pytest.mark.parametrize("command", SHARED_OPTIONS, ids=" ".join)
+def test_the_topics_option_reads_and_parses_the_same_everywhere(command, monkeypatch):
+    entry = option_entries(superhero(*command, "--help", timeout=60).stdout)["--topics"]
+    default = ",".join(contract.SOURCE_TOPICS)
+    assert " ".join(entry.split()).endswith(
+        f"comma-separated, as Dagster reads them (default: SUPERHERO_TOPICS, else {default})"
+    ), entry
+    monkeypatch.delenv("SUPERHERO_TOPICS", raising=False)  # the default is read here
+    parser = build_parser()
+    assert parser.parse_args([*command, "--topics", " a.b , c "]).topics == ("a.b", "c")
+    assert parser.parse_args(list(command)).topics == contract.SOURCE_TOPICS
 
 
 def lag(elt: EltEnv, *args: str):

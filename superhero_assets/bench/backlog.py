@@ -9,9 +9,22 @@ import shutil
 import tempfile
 from typing import Any
 
+from superhero_assets.core.progress import ProgressLine
 
-def produce(bootstrap: str, lobby: str, game: str, messages: int, seed: int | None) -> dict:
-    """The bulk simulator's records, renamed to the bench topics; returns what to expect."""
+
+def produce(
+    bootstrap: str,
+    lobby: str,
+    game: str,
+    messages: int,
+    seed: int | None,
+    line: ProgressLine | None = None,
+) -> dict:
+    """The bulk simulator's records, renamed to the bench topics; returns what to expect.
+
+    line, if given, follows the records the simulator hands over (every few thousand), then
+    shows the count Kafka acknowledged once the producer is flushed.
+    """
     from superhero_assets.simulator import bulk, kafka_log, wire
     from superhero_assets.simulator.roster import load_roster
 
@@ -19,10 +32,12 @@ def produce(bootstrap: str, lobby: str, game: str, messages: int, seed: int | No
     sink = kafka_log.KafkaSink(bootstrap, (lobby, game), kafka_log.BULK)
     send = sink.fast_emitter()
     expected = {"messages": 0, lobby: 0, game: 0, "attacks": 0, "participants": 0}
+    produced = {"bytes": 0}  # the values are ASCII JSON: characters are bytes
 
     def emit(topic: str, value: str) -> None:
         topic = rename[topic]
         expected[topic] += 1
+        produced["bytes"] += len(value)
         if topic == game:
             if '"Attack Completed"' in value:
                 expected["attacks"] += 1
@@ -31,8 +46,13 @@ def produce(bootstrap: str, lobby: str, game: str, messages: int, seed: int | No
             expected["participants"] += len(task["PAYLOAD"]["PARTICIPANTS"])
         send(topic, value)
 
-    sent = bulk.simulate(messages, seed, load_roster(), emit)
-    sink.close()
+    def progress(sent: int) -> None:
+        if line is not None:
+            line.update_to(sent, produced["bytes"])
+
+    sent = bulk.simulate(messages, seed, load_roster(), emit, progress=progress)
+    sink.close()  # raises unless Kafka acknowledged every record
+    progress(sent)
     expected["messages"] = sent
     return expected
 

@@ -13,19 +13,41 @@ import tempfile
 import time
 
 from superhero_assets.bench.backlog import delete_keys, kafka_config, redis_client
+from superhero_assets.core.progress import ProgressLine, value_bytes
 from superhero_assets.devserver import MATERIALIZE_ALL, dagster_cli
 
 
-def measure_in_child(kind: str, spec: dict) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "superhero_assets.bench", kind, json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=os.environ,
-    )
+def measure_in_child(kind: str, spec: dict, progress_label: str | None = None) -> dict:
+    """Run one phase in a child; with progress_label, it draws its progress on our stderr.
+
+    The child's own stderr is kept for the error message, so its progress line goes to a
+    copy of ours, handed over as a file descriptor of its own.
+    """
+    progress_fd = os.dup(sys.stderr.fileno()) if progress_label is not None else None
+    if progress_fd is not None:
+        spec = {**spec, "progress": {"fd": progress_fd, "label": progress_label}}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "superhero_assets.bench", kind, json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=os.environ,
+            pass_fds=() if progress_fd is None else (progress_fd,),
+        )
+    finally:
+        if progress_fd is not None:
+            os.close(progress_fd)
     if proc.returncode != 0:
         raise RuntimeError(f"bench {kind} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def progress_line(spec: dict, total: int | None) -> ProgressLine:
+    """The child's progress line: on the descriptor measure_in_child handed over, if any."""
+    shown = spec.get("progress")
+    if shown is None:
+        return ProgressLine("", None)
+    return ProgressLine(shown["label"], open(shown["fd"], "w", closefd=False), total)
 
 
 def _usage() -> tuple[float, float]:
@@ -71,17 +93,20 @@ def measure_ceiling(spec: dict) -> dict:
             for p, (low, high) in watermarks(consumer, topic).items():
                 assignment.append(TopicPartition(topic, p, low))
                 total += high - low
+        line = progress_line(spec, total)
         cpu0, _ = _usage()
         t0 = time.perf_counter()
         consumer.assign(assignment)
         count = size = 0
-        while count < total:
-            # Ask for no more than is left: consume() waits for all it asked for (or timeout).
-            for msg in consumer.consume(num_messages=min(50_000, total - count), timeout=1.0):
-                if msg.error():
-                    raise RuntimeError(str(msg.error()))
-                count += 1
-                size += len(msg.value())
+        with line:
+            while count < total:
+                # Ask for no more than is left: consume() waits for all it asked (or timeout).
+                for msg in consumer.consume(num_messages=min(50_000, total - count), timeout=1.0):
+                    if msg.error():
+                        raise RuntimeError(str(msg.error()))
+                    count += 1
+                    size += len(msg.value())
+                line.update_to(count, size)  # once per consume() call, not per message
         seconds = time.perf_counter() - t0
         cpu1, rss = _usage()
     finally:
@@ -120,7 +145,10 @@ def measure_product(spec: dict) -> dict:
     run = loader()
     pending = run.prepare(run_id="bench")
     t1 = time.perf_counter()
-    raw = run.land_raw(pending)
+    with progress_line(spec, spec["messages"]) as line:
+        if line.stream is not None:
+            run.on_batch_read = lambda batch: line.add(batch.num_rows, value_bytes(batch))
+        raw = run.land_raw(pending)
     t2 = time.perf_counter()
     tables = run.derive_tables(pending)
     t3 = time.perf_counter()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from typing import Any
 
 from superhero_assets.bench.backlog import cleanup, output_root, produce, reconcile
 from superhero_assets.bench.measure import measure_in_child, time_dagster_cli
+from superhero_assets.core.progress import ProgressLine, step
 
 # The keys of the JSON object `superhero bench` prints (the README documents them).
 RESULT_KEYS = (
@@ -42,13 +44,17 @@ def run_bench(
     dagster: bool = True,
     keep: bool = False,
     return_memory: bool = True,
+    progress: bool = False,
 ) -> dict[str, Any]:
+    """progress: draw each phase's progress on stderr (the caller checks it is a terminal)."""
     loader = {"chunk_messages": chunk_messages, "return_memory": return_memory}
-    result = run_once(bootstrap, messages, partitions, output_fs, seed, loader, dagster, keep)
+    result = run_once(
+        bootstrap, messages, partitions, output_fs, seed, loader, dagster, keep, progress
+    )
     result["scaled"] = None
     if scale and scale > 1:
         big = run_once(
-            bootstrap, messages * scale, partitions, output_fs, seed, loader, False, keep
+            bootstrap, messages * scale, partitions, output_fs, seed, loader, False, keep, progress
         )
         result["scaled"] = {
             "messages": big["messages"],
@@ -76,6 +82,7 @@ def run_once(
     loader: dict[str, Any],
     dagster: bool,
     keep: bool,
+    progress: bool = False,
 ) -> dict[str, Any]:
     from superhero_assets.stack.topics import ensure_topics
 
@@ -85,14 +92,24 @@ def run_once(
     ensure_topics(bootstrap, counts)
     root = output_root(output_fs, tag)
     cli_root = output_root(output_fs, tag + "-dagster") if dagster else None
+    stream = sys.stderr if progress else None
+
+    def label(phase: str) -> str:
+        return f"bench {messages:,}: {phase}"
+
+    def in_child(kind: str, spec: dict[str, Any], phase: str) -> dict[str, Any]:
+        return measure_in_child(kind, spec, label(phase) if progress else None)
+
     try:
-        expected = produce(bootstrap, lobby, game, messages, seed)
+        with ProgressLine(label("produce"), stream, total=messages) as line:
+            expected = produce(bootstrap, lobby, game, messages, seed, line)
         spec = {"bootstrap": bootstrap, "topics": [lobby, game], "messages": messages}
-        first = measure_in_child("ceiling", spec)
-        product = measure_in_child("product", {**spec, "output": root, **loader})
-        second = measure_in_child("ceiling", {**spec, "big_read_ahead": True})
+        first = in_child("ceiling", spec, "ceiling")
+        product = in_child("product", {**spec, "output": root, **loader}, "load")
+        second = in_child("ceiling", {**spec, "big_read_ahead": True}, "ceiling, big read-ahead")
         ceiling = max(first["msg_per_s"], second["msg_per_s"])
-        reconciled = reconcile(root, expected)
+        with step(label("check the tables against the backlog"), stream):
+            reconciled = reconcile(root, expected)
         result = {
             "messages": messages,
             "bytes": first["bytes"],
@@ -113,11 +130,13 @@ def run_once(
             "topics": [lobby, game],
         }
         if dagster:
-            result["dagster_cli_s"] = time_dagster_cli(bootstrap, [lobby, game], cli_root)
+            with step(label("dagster asset materialize"), stream):
+                result["dagster_cli_s"] = time_dagster_cli(bootstrap, [lobby, game], cli_root)
         return result
     finally:
         if not keep:
-            cleanup(bootstrap, [lobby, game], [root, cli_root])
+            with step(label("clean up"), stream):
+                cleanup(bootstrap, [lobby, game], [root, cli_root])
 
 
 def machine() -> dict[str, Any]:

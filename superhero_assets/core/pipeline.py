@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,9 @@ class Loader:
     store: OutputStore
     config: LoaderConfig = field(default_factory=LoaderConfig)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("superhero.elt"))
+    # Called with each raw batch land_raw reads from Kafka, on the reading thread, for a
+    # progress display: it must be quick and must not keep the batch (memory follows it).
+    on_batch_read: Callable[[pa.Table], None] | None = None
     # Chunks this Loader derived while landing them: (etl_id, chunk) -> {table: (rows, bytes)}
     _derived: dict = field(default_factory=dict, init=False, repr=False)
     _duckdb: dict = field(default_factory=dict, init=False, repr=False)
@@ -201,6 +205,8 @@ class Loader:
                     files, adds = ChunkFiles(self.store, chunk), []
                     with gc_paused():  # 100k message objects at a time make the GC thrash
                         for batch in read_chunk(source, chunk, self.config.batch_messages):
+                            if self.on_batch_read is not None:
+                                self.on_batch_read(batch)
                             # Two batches are parsed at once; the writers add them in order.
                             parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
                             adds.append(worker.submit(self._add_parsed, files, parsed, _RAW))

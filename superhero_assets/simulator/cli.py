@@ -9,38 +9,67 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from superhero_assets import cli_options
 from superhero_assets.core.settings import Settings
 from superhero_assets.simulator.config import SimulatorConfig
 from superhero_assets.simulator.roster import DEFAULT_ROSTER, load_roster
 
+if TYPE_CHECKING:
+    from superhero_assets.simulator.kafka_log import KafkaSink
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the simulator's subcommands to the `superhero` parser."""
-    server = subparsers.add_parser("server", help="run the WebSocket game server (Ctrl-C stops)")
+    server = subparsers.add_parser(
+        "server",
+        help="run the WebSocket game server (Ctrl-C stops)",
+        description="Game logs go where LOGGER_MODULE says (default: Default, printed only; "
+        "kafka: to KAFKA_BOOTSTRAP_SERVERS), at LOG_LEVEL (default: INFO); a lobby waits "
+        "LOBBY_TIMEOUT seconds (default: 5) for its players.",
+    )
     _add_roster(server)
-    server.add_argument("--host", help="listen address (default: SERVER_HOST or 127.0.0.1)")
-    server.add_argument("--port", type=int, help="listen port (default: SERVER_PORT or 5678)")
+    server.add_argument("--host", help="listen address (default: SERVER_HOST, else 127.0.0.1)")
+    server.add_argument("--port", type=int, help="listen port (default: SERVER_PORT, else 5678)")
     server.set_defaults(handler=_server)
 
     players = subparsers.add_parser("players", help="bots that play matches against a server")
-    players.add_argument("--count", type=int, default=10, help="how many bots (default 10)")
-    players.add_argument("--games", type=int, default=10, help="games per bot (default 10)")
-    players.add_argument("--seed", type=int, help="makes the bots' choices repeatable")
+    players.add_argument("--count", type=int, default=10, help="how many bots (default: 10)")
+    players.add_argument("--games", type=int, default=10, help="games per bot (default: 10)")
+    players.add_argument(
+        "--seed",
+        type=int,
+        help="makes the bots' choices repeatable (default: none, different each time)",
+    )
     players.add_argument(
         "--misplay-rate",
         type=float,
         default=0.05,
-        help="chance a bot attacks an enemy it saw die (0.05)",
+        help="chance a bot attacks an enemy it saw die (default: 0.05)",
     )
-    players.add_argument("--host", help="server address (default: SERVER_HOST or 127.0.0.1)")
-    players.add_argument("--port", type=int, help="server port (default: SERVER_PORT or 5678)")
+    players.add_argument("--host", help="server address (default: SERVER_HOST, else 127.0.0.1)")
+    players.add_argument("--port", type=int, help="server port (default: SERVER_PORT, else 5678)")
     players.set_defaults(handler=_players)
 
-    simulate = subparsers.add_parser("simulate", help="bulk mode: play matches in-process, fast")
-    simulate.add_argument("--messages", type=int, required=True, help="how many records")
-    simulate.add_argument("--seed", type=int, help="same seed, same records (tokens, times too)")
-    simulate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    simulate = subparsers.add_parser(
+        "simulate",
+        help="bulk mode: play matches in-process, fast",
+        description="Where the records go is LOGGER_MODULE's choice: Default (the default) "
+        "prints them to stdout only; kafka sends them to KAFKA_BOOTSTRAP_SERVERS and waits "
+        "until Kafka has acknowledged each. LOG_LEVEL (default: INFO) filters them. The "
+        "summary on stderr says which happened, with the counts per topic.",
+    )
+    simulate.add_argument(
+        "--messages", type=int, required=True, help="how many records (required: no default)"
+    )
+    simulate.add_argument(
+        "--seed",
+        type=int,
+        help="same seed, same records, tokens and times too "
+        "(default: none, new records and the wall clock)",
+    )
+    cli_options.add_no_progress(simulate)
     _add_roster(simulate)
     simulate.set_defaults(handler=_simulate)
 
@@ -115,6 +144,7 @@ def _players(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from superhero_assets.core.progress import wanted
     from superhero_assets.simulator import bulk, kafka_log, wire
     from superhero_assets.simulator.progress import Progress
 
@@ -133,7 +163,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             print(value)
 
     started = time.monotonic()
-    with Progress(args.messages, enabled=not args.no_progress) as progress:
+    acknowledged = None
+    with Progress(args.messages, enabled=wanted(args.no_progress)) as progress:
         sent = bulk.simulate(
             args.messages,
             args.seed,
@@ -144,7 +175,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             progress.update_to,
         )
         if sink is not None:
-            sink.close()  # every record acknowledged (acks=all) before we report
+            acknowledged = sink.close()  # every record acknowledged (acks=all) before we report
         progress.update_to(sent)
     elapsed = time.monotonic() - started
     seed = "no seed" if args.seed is None else f"seed {args.seed}"
@@ -152,4 +183,22 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
         f"{sent} records in {elapsed:.1f}s ({sent / elapsed:,.0f} messages/s, {seed})",
         file=sys.stderr,
     )
+    print(where_records_went(sink, acknowledged, sent), file=sys.stderr)
     return 0
+
+
+def where_records_went(
+    sink: KafkaSink | None, acknowledged: dict[str, int] | None, printed: int
+) -> str:
+    """The summary's last lines: the topics and counts Kafka acknowledged, or print only."""
+    if sink is None or acknowledged is None:
+        return (
+            f"{printed} records printed only (LOGGER_MODULE=Default); "
+            "set LOGGER_MODULE=kafka to send them to Kafka"
+        )
+    lines = [f"sent to Kafka at {sink.bootstrap_servers} and acknowledged (acks=all):"]
+    lines += [
+        f"  {topic}: {count} records over {sink.partition_count(topic)} partitions"
+        for topic, count in acknowledged.items()
+    ]
+    return "\n".join(lines)

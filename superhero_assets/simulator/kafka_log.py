@@ -39,8 +39,9 @@ class KafkaSink:
     """Produces string values to the game topics, round-robin over each topic's partitions."""
 
     def __init__(self, bootstrap_servers: str, topics: Iterable[str], tuning: dict | None = None):
+        self.bootstrap_servers = bootstrap_servers
         self.failed = 0
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # partitions of each topic
         self.producer = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -52,6 +53,9 @@ class KafkaSink:
             }
         )
         self.partitions = {t: self._cycle(t, bootstrap_servers) for t in topics}
+        # Records handed to the producer, per topic: after a close() that raised nothing,
+        # each of them was acknowledged by every in-sync replica (acks=all).
+        self.produced = dict.fromkeys(self.partitions, 0)
 
     def _cycle(self, topic: str, bootstrap_servers: str) -> Iterator[int]:
         try:
@@ -75,7 +79,10 @@ class KafkaSink:
             print(f"kafka: a record to {message.topic()} was lost: {error}", file=sys.stderr)
 
     def send(self, topic: str, value: str) -> None:
-        partition = next(self.partitions[topic])
+        self._produce(topic, value, next(self.partitions[topic]))
+        self.produced[topic] += 1
+
+    def _produce(self, topic: str, value: str, partition: int) -> None:
         while True:
             try:
                 self.producer.produce(topic, value, partition=partition)
@@ -92,16 +99,17 @@ class KafkaSink:
             t: list(itertools.islice(cycle, self.partition_count(t)))
             for t, cycle in self.partitions.items()
         }
-        counters = dict.fromkeys(partitions, 0)
+        counters = self.produced  # counts each record once, whichever way it goes
 
         def emit(topic: str, value: str) -> None:
             count = counters[topic] = counters[topic] + 1
             choices = partitions[topic]
+            partition = choices[count % len(choices)]
             try:
-                produce(topic, value, partition=choices[count % len(choices)])
+                produce(topic, value, partition=partition)
             except BufferError:
                 poll(0.05)
-                self.send(topic, value)
+                self._produce(topic, value, partition)
             if not count & 0xFFFF:
                 poll(0)
 
@@ -110,14 +118,19 @@ class KafkaSink:
     def partition_count(self, topic: str) -> int:
         return self.counts[topic]
 
-    def close(self, timeout_s: float = 60.0) -> None:
-        """Flush everything; raise if any record was not acknowledged."""
+    def close(self, timeout_s: float = 60.0) -> dict[str, int]:
+        """Flush everything; raise if any record was not acknowledged.
+
+        Returns the records Kafka acknowledged, per topic: all that were produced, since
+        a failed delivery is reported (delivery.report.only.error) and raises here.
+        """
         left = self.producer.flush(timeout_s)
         if left or self.failed:
             raise KafkaSinkError(
                 f"{left} records still queued and {self.failed} failed after flushing; "
                 "check `superhero stack status` and the broker log"
             )
+        return dict(self.produced)
 
 
 class GameRecordFormatter(logging.Formatter):
