@@ -29,10 +29,14 @@ $(BIN)/superhero: pyproject.toml requirements.lock
 	@touch $@
 
 # Without cargo the loader still runs, on the DuckDB path: the same tables, slower.
-$(NATIVE): $(BIN)/superhero $(NATIVE_SOURCES)
+# The wheel comes from compose/build-native.sh, as in the image, so the venv, the image and
+# tests/test_native_build.py share one build and Cargo's target dir stays warm between them.
+$(NATIVE): $(BIN)/superhero $(NATIVE_SOURCES) compose/build-native.sh
 	@if [ -n "$(CARGO)" ]; then \
-		PATH="$(dir $(CARGO)):$(abspath $(BIN)):$$PATH" \
-			$(BIN)/pip install -q --no-build-isolation --no-deps ./native && touch $@; \
+		rm -rf $(VENV)/native-wheel && \
+		PATH="$(dir $(CARGO)):$$PATH" PYTHON="$(abspath $(BIN)/python)" \
+			sh compose/build-native.sh $(VENV)/native-wheel && \
+		$(BIN)/pip install -q --no-deps --force-reinstall $(VENV)/native-wheel/*.whl && touch $@; \
 	else echo "note: Rust's cargo was not found, so the loader runs without its native hot" \
 		"path (same tables, about 2x slower). Install Rust (https://rustup.rs), then make venv."; fi
 
