@@ -363,6 +363,8 @@ def test_the_worker_is_the_code_server_the_workspace_names():
     )
     for name in DAGSTER_SERVICES[:2]:
         assert spec["services"][name]["depends_on"]["worker"]["condition"] == "service_healthy"
+    # It forks a process per run: an init as PID 1 reaps any it orphans.
+    assert spec["services"]["worker"]["init"] is True
 
 
 def test_the_app_services_have_healthchecks_on_their_own_ports():
@@ -443,14 +445,7 @@ def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path)
     server_cmd = _with_port(services["worker"]["command"], port)
     check_cmd = _with_port(services["worker"]["healthcheck"]["test"][1:], port)
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    server = subprocess.Popen(
-        [str(bin_dir / server_cmd[0]), *server_cmd[1:]],
-        cwd=tmp_path,
-        env=env,
-        stdout=(tmp_path / "server.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server = _spawn([str(bin_dir / server_cmd[0]), *server_cmd[1:]], tmp_path, env, "server")
     try:
         deadline, healthy = time.monotonic() + 180, None
         while time.monotonic() < deadline and server.poll() is None:
@@ -479,6 +474,25 @@ def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path)
         assert "Job: superhero_elt_job" in jobs.stdout, jobs.stderr[-3000:]
     finally:
         _stop_session(server)
+
+
+def _reset_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _spawn(argv: list[str], cwd: Path, env: dict[str, str], name: str) -> subprocess.Popen:
+    """argv in its own session, logging to cwd/{name}.log. SIGINT is reset to its default:
+    Dagster's servers give SIGTERM SIGINT's handler, so a SIGINT ignored by a background
+    shell that started pytest would make them ignore SIGTERM too."""
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=(cwd / f"{name}.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_reset_sigint,
+    )
 
 
 def _stop_session(process: subprocess.Popen) -> None:

@@ -35,6 +35,7 @@ from tests.test_compose import (
     _compose_value,
     _image_files,
     _option,
+    _spawn,
     _stop_session,
     _with_port,
 )
@@ -157,15 +158,8 @@ class Topology:
         return [str(BIN / argv[0]), *argv[1:]]
 
     def start(self, service: str) -> None:
-        log = (self.root / f"{service}.log").open("w")
-        self.procs[service] = subprocess.Popen(
-            self.argv(self.services[service]["command"], service),
-            cwd=self.root,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        argv = self.argv(self.services[service]["command"], service)
+        self.procs[service] = _spawn(argv, self.root, self.env, service)
 
     def healthcheck(self, service: str) -> subprocess.CompletedProcess:
         """The compose healthcheck's command, run here on the service's port."""
