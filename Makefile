@@ -17,7 +17,7 @@ CARGO ?= $(or $(shell command -v cargo),$(wildcard $(HOME)/.cargo/bin/cargo))
 NATIVE := $(VENV)/.native-built
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
 
-.PHONY: demo test venv lint native-test browser stack-up stack-down clean checkov
+.PHONY: demo test venv lint native-test browser postgres stack-up stack-down clean checkov
 
 $(BIN)/superhero: pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -29,10 +29,14 @@ $(BIN)/superhero: pyproject.toml requirements.lock
 	@touch $@
 
 # Without cargo the loader still runs, on the DuckDB path: the same tables, slower.
-$(NATIVE): $(BIN)/superhero $(NATIVE_SOURCES)
+# The wheel comes from compose/build-native.sh, as in the image, so the venv, the image and
+# tests/test_native_build.py share one build and Cargo's target dir stays warm between them.
+$(NATIVE): $(BIN)/superhero $(NATIVE_SOURCES) compose/build-native.sh
 	@if [ -n "$(CARGO)" ]; then \
-		PATH="$(dir $(CARGO)):$(abspath $(BIN)):$$PATH" \
-			$(BIN)/pip install -q --no-build-isolation --no-deps ./native && touch $@; \
+		rm -rf $(VENV)/native-wheel && \
+		PATH="$(dir $(CARGO)):$$PATH" PYTHON="$(abspath $(BIN)/python)" \
+			sh compose/build-native.sh $(VENV)/native-wheel && \
+		$(BIN)/pip install -q --no-deps --force-reinstall $(VENV)/native-wheel/*.whl && touch $@; \
 	else echo "note: Rust's cargo was not found, so the loader runs without its native hot" \
 		"path (same tables, about 2x slower). Install Rust (https://rustup.rs), then make venv."; fi
 
@@ -57,6 +61,16 @@ browser:
 	else echo "note: the browser test is skipped without chromium and chromedriver" \
 		"(Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"; fi
 
+# The compose test runs Dagster's services on a throwaway Postgres: Debian's server, which
+# is installed here as root on Debian/Ubuntu.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends postgresql >/dev/null; \
+	else echo "note: the compose topology test is skipped without PostgreSQL's server" \
+		"(Debian/Ubuntu: sudo apt-get install postgresql)"; fi
+
 $(CHECKOV):
 	$(PYTHON) -m venv $(CACHE_DIR)/checkov-venv
 	$(CACHE_DIR)/checkov-venv/bin/pip install -q checkov==$(CHECKOV_VERSION)
@@ -64,7 +78,7 @@ $(CHECKOV):
 checkov: $(CHECKOV)
 
 # The test stack includes the local S3 (SeaweedFS), GCS (fake-gcs-server) and Azure (Azurite).
-test: venv lint native-test browser checkov
+test: venv lint native-test browser postgres checkov
 	$(TEST_ENV) $(BIN)/superhero stack up --with s3,gcs,azure
 	$(TEST_ENV) CHECKOV=$(CHECKOV) $(BIN)/pytest; status=$$?; $(TEST_ENV) $(BIN)/superhero stack down; exit $$status
 
