@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS, FRESHNESS_CHECKS, FreshnessLimits
+from superhero_assets.assets import ALL_CHECKS, ELT_ASSETS, FreshnessLimits, tables_are_fresh
 from superhero_assets.assets.recovery import release_locks_of_failed_runs
 from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, elt_job
 from superhero_assets.core.contract import SOURCE_TOPICS
@@ -53,7 +53,7 @@ defs = dg.Definitions(
         build_lag_sensor(int(os.getenv("SENSOR_INTERVAL_S", "10"))),
         release_locks_of_failed_runs,
     ],
-    asset_checks=[*ALL_CHECKS, *FRESHNESS_CHECKS],
+    asset_checks=[*ALL_CHECKS, tables_are_fresh],
     # The steps run one after another anyway; one process spares a Python start-up per step.
     executor=dg.in_process_executor,
     resources={

@@ -153,7 +153,11 @@ def test_table_metadata_a_dagster_user_expects(elt):
     assert set(lobby_ranges) == {f"{elt.lobby}[{p}]" for p in range(2)}
     assert len(tables["buffer_meta"].metadata["offset_ranges"].value) == 6
     # Each table's own write time, not one figure repeated.
-    assert len({m.metadata["write_s"].value for m in tables.values()}) > 1
+    write_s = {name: m.metadata["write_s"].value for name, m in tables.items()}
+    written = {n for n, m in tables.items() if m.metadata["rows_this_run"].value}
+    assert all(write_s[name] > 0 for name in written), write_s
+    assert write_s["quarantine"] == 0 and "quarantine" not in written
+    assert len(set(write_s.values())) > 1
     # Every column of every table says what it means.
     assets = {a.key.path[-1]: a for a in ELT_ASSETS[1].specs}
     for name, schema in contract.TABLES.items():

@@ -9,7 +9,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from superhero_assets.assets import ALL_CHECKS, FRESHNESS_CHECKS
+from superhero_assets.assets import ALL_CHECKS, tables_are_fresh
 from superhero_assets.core import contract
 from superhero_assets.devserver import session_members
 from superhero_assets.stack import procs
@@ -91,7 +91,7 @@ def test_a_materialization_launched_through_graphql_succeeds(dev):
     keys = ["raw_messages", *contract.TABLES, "kafka_offsets"]
     checks = [
         (key.asset_key.path[-1], key.name)
-        for check in [*ALL_CHECKS, *FRESHNESS_CHECKS]
+        for check in [*ALL_CHECKS, tables_are_fresh]
         for key in check.check_keys
     ]
     run_id = launch_materialize_all(dev.url, "superhero_assets.definitions", keys, checks)

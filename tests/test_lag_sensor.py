@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from superhero_assets.assets.freshness import FreshnessLimits
-from superhero_assets.assets.sensors import LagPolicy, build_lag_sensor, run_key
+from superhero_assets.assets.sensors import Cursor, LagPolicy, build_lag_sensor, run_key
 from superhero_assets.core import contract, heartbeat, lag, state
 from superhero_assets.resources import (
     BatchLoaderResource,
@@ -141,6 +141,13 @@ def test_a_recreated_topic_is_an_error_on_the_tick_and_in_the_observation(elt):
             evaluate(elt, instance, threshold=1)
         assert "reset" in str(raised.value)
         (event,) = instance.fetch_observations(dg.AssetKey("kafka_offsets"), limit=1).records
+        fresh = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey("lib_server_game"), "fresh")]
+        )
+    # Never left green: the table's freshness is a failure that says why.
+    (record,) = fresh.values()
+    assert not record.evaluation.passed
+    assert "past the broker's high watermark" in record.evaluation.description
     metadata = event.asset_observation.metadata
     assert "past the broker's high watermark" in metadata[f"lag {elt.game}[0]"].value
     assert metadata[f"lag {elt.lobby}[0]"].value == 0  # the other topic is still measured
@@ -302,3 +309,10 @@ def test_unloaded_messages_older_than_the_window_turn_their_tables_late_then_sta
     assert game.metadata["state"].value == "stale"
     assert freshness_of(stale)["buffer_meta"].metadata["state"].value == "stale"
     assert freshness_of(stale)["lib_server_lobby"].metadata["state"].value == "fresh"
+
+
+def test_a_cursor_written_before_freshness_was_reported_still_parses():
+    old = Cursor.parse('{"run_key": "lag-0123", "requested_ends": {"t:0": 3}}')
+    assert old.run_key == "lag-0123" and old.requested_ends == {"t:0": 3}
+    assert old.fresh_report.states == {} and old.fresh_report.reported_at == 0.0
+    assert Cursor.parse(old.dump()) == old

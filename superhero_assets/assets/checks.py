@@ -1,13 +1,15 @@
 """Asset checks: one question each; the blocking ones guard the Redis commit downstream.
 
 In an ELT run a check asks its question of the files that run wrote. Run on its own (from the
-asset's Checks tab), it asks it of the whole table, and its `scope` metadata says which.
+asset's Checks tab), it asks it of the whole table, and its `scope` metadata says which. The
+checks share the ELT's pool, so one run on its own waits for a loading run to finish.
 """
 
 from collections.abc import Callable
 
 import dagster as dg
 
+from superhero_assets.assets.elt import ELT_POOL
 from superhero_assets.core import checks, contract, offset_checks
 from superhero_assets.core.plan import Plan
 from superhero_assets.core.served_offsets import KafkaOffsets
@@ -18,21 +20,31 @@ QUARANTINE_WARN_RATE = 0.01
 Question = Callable[[OutputStore, Plan], dg.AssetCheckResult]
 
 
-def scope_of(context: dg.AssetCheckExecutionContext, store: OutputStore) -> tuple[Plan, str]:
+def guard(asset: str, name: str) -> Callable:
+    """A blocking check: a failure stops the Redis commit. In the ELT's pool, so one run on
+    its own waits for a loading run instead of reading its half-written files."""
+    return dg.asset_check(asset=asset, name=name, blocking=True, pool=ELT_POOL)
+
+
+def scope_of(
+    context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource, store: OutputStore
+) -> tuple[Plan, str]:
     """This run's plan, or the whole table when the check runs without the ELT."""
     plan = checks.plan_for_run(store, context.op_execution_context.run_id)
     if plan is not None:
         return plan, f"this run: {len(plan.chunks)} chunks of etl_id {plan.etl_id}"
-    plan = checks.whole_table_plan(store)
+    plan = checks.whole_table_plan(store, loader.topics())
     return plan, f"the whole table: {len(plan.chunks)} chunks (run without the ELT)"
 
 
-def scoped(question: Question) -> Callable:
+def scoped(
+    question: Question,
+) -> Callable[[dg.AssetCheckExecutionContext, BatchLoaderResource], dg.AssetCheckResult]:
     """Ask the question of this run's files, or of the whole table; say which in `scope`."""
 
     def check(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
         store = loader.output.store()
-        plan, scope = scope_of(context, store)
+        plan, scope = scope_of(context, loader, store)
         result = question(store, plan)
         return result.with_metadata({**result.metadata, "scope": scope})
 
@@ -51,9 +63,7 @@ def _schema_check(table: str) -> dg.AssetChecksDefinition:
         )
 
     schema_matches_contract.__doc__ = f"Every {table} file has exactly the contract's schema."
-    return dg.asset_check(asset=table, name="schema_matches_contract", blocking=True)(
-        scoped(schema_matches_contract)
-    )
+    return guard(table, "schema_matches_contract")(scoped(schema_matches_contract))
 
 
 def _rows_equal(store: OutputStore, plan: Plan, table: str, expected: int) -> dg.AssetCheckResult:
@@ -63,7 +73,7 @@ def _rows_equal(store: OutputStore, plan: Plan, table: str, expected: int) -> dg
     )
 
 
-@dg.asset_check(asset="buffer_meta", name="one_row_per_message_read", blocking=True)
+@guard("buffer_meta", "one_row_per_message_read")
 @scoped
 def buffer_meta_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """buffer_meta has one row for every message in raw_messages."""
@@ -71,21 +81,21 @@ def buffer_meta_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     return _rows_equal(store, plan, "buffer_meta", read)
 
 
-@dg.asset_check(asset="lib_server_lobby", name="one_row_per_participant", blocking=True)
+@guard("lib_server_lobby", "one_row_per_participant")
 @scoped
 def lobby_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """lib_server_lobby has one row per participant of every loaded 'Starting Match'."""
     return _rows_equal(store, plan, "lib_server_lobby", checks.expected_lobby_rows(store, plan))
 
 
-@dg.asset_check(asset="lib_server_game", name="one_row_per_attack", blocking=True)
+@guard("lib_server_game", "one_row_per_attack")
 @scoped
 def game_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """lib_server_game has one row per loaded 'Attack Completed'."""
     return _rows_equal(store, plan, "lib_server_game", checks.attack_messages(store, plan))
 
 
-@dg.asset_check(asset="buffer_meta", name="msg_id_unique", blocking=True)
+@guard("buffer_meta", "msg_id_unique")
 @scoped
 def msg_id_unique(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """No message appears twice in buffer_meta: within each file, and across files' ranges."""
@@ -99,13 +109,13 @@ def msg_id_unique(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="buffer_meta", name="offsets_contiguous", blocking=True)
+@guard("buffer_meta", "offsets_contiguous")
 def offsets_contiguous(context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource):
     """Every record Kafka serves (read_committed) in the loaded ranges is in buffer_meta, and
     no other: offsets holding a transaction marker or an aborted record may be missing. Only
     a file that lacks offsets has its range read again from Kafka, apart from recorded gaps."""
     store = loader.output.store()
-    plan, scope = scope_of(context, store)
+    plan, scope = scope_of(context, loader, store)
     topics = sorted({c.topic for c in plan.chunks})
     with KafkaOffsets(loader.kafka.client_config(), topics, loader.batch_messages) as kafka:
         report = offset_checks.contiguity(store, plan, kafka)
@@ -131,7 +141,7 @@ def contiguity_result(report: offset_checks.Contiguity) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="quarantine", name="rate_is_low")
+@dg.asset_check(asset="quarantine", name="rate_is_low", pool=ELT_POOL)
 @scoped
 def quarantine_rate(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """Under 1% of the messages read were quarantined (a warning, not a stop)."""

@@ -4,6 +4,7 @@ A run with nothing new to load materializes nothing: raw_messages records an obs
 saying so, and the steps after it (the tables, their checks, the commit) are skipped.
 """
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,12 @@ def this_runs_pending(
     return pending
 
 
+def write_time(seconds: float) -> dict[str, float]:
+    """Encoding and writing this table's files (parsing is shared by all of them), in the
+    step that wrote them; nothing when a redone older plan did not record it."""
+    return {} if math.isnan(seconds) else {"write_s": round(seconds, 3)}
+
+
 @dg.asset(
     group_name=ELT_GROUP,
     pool=ELT_POOL,
@@ -53,9 +60,11 @@ def this_runs_pending(
 def raw_messages(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Takes the topic locks, plans [last committed offset + 1, high watermark) per
-    partition (or redoes the plan of a run that died), and reads it in bounded batches,
-    writing each batch's derived tables beside it."""
+    """Lands every new Kafka message as raw Parquet, each batch's tables beside it.
+
+    Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
+    (or redoes the plan of a run that died), and reads it in bounded batches.
+    """
     started = time.monotonic()
     announce_run(context, loader)
     elt = loader.loader(context.log)
@@ -113,8 +122,7 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
                 "rows_this_run": stats[name]["rows"],
                 "bytes": stats[name]["bytes"],
                 "files": stats[name]["files"],
-                # Encoding and writing this table's files; parsing is shared by all of them.
-                "write_s": round(stats[name]["seconds"], 3),
+                **write_time(stats[name]["seconds"]),
                 "etl_id": pending["plan"]["etl_id"],
                 "preview": table_preview(store, name, pending["plan"]),
                 "dagster/uri": f"{store.root}/{name}",

@@ -3,15 +3,16 @@
 Dagster's own freshness policies judge the time of the last materialization, so a caught-up
 idle pipeline would turn stale and a run that loaded nothing would look fresh. This check
 judges the data instead. The lag sensor evaluates it when the answer changes (and every few
-minutes otherwise); run on its own, it measures there and then.
+minutes otherwise); run on its own, or in "Materialize all" after the commit, it measures
+there and then. The ELT job leaves it out: the sensor that starts the job measures anyway.
 """
 
-from __future__ import annotations
-
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import dagster as dg
+from confluent_kafka import Consumer
 from pydantic import Field
 
 from superhero_assets.core import contract, data_freshness, lag
@@ -31,6 +32,11 @@ class FreshnessLimits(dg.ConfigurableResource):
     fail_after_s: float = Field(default=900.0, description="Stale after this long (FRESH_FAIL_S).")
 
     def window(self) -> FreshnessWindow:
+        if self.fail_after_s < self.warn_after_s:
+            raise dg.Failure(
+                f"FRESH_FAIL_S ({self.fail_after_s:g}) is shorter than FRESH_WARN_S "
+                f"({self.warn_after_s:g}): set it to at least that"
+            )
         return FreshnessWindow(self.warn_after_s, self.fail_after_s)
 
 
@@ -56,30 +62,59 @@ def result_fields(tf: TableFreshness, window: FreshnessWindow) -> dict:
     }
 
 
-def _fresh_check(table: str) -> dg.AssetChecksDefinition:
-    # After the commit in an ELT run: measured before it, the run's own messages would count.
-    @dg.asset_check(asset=table, name=FRESH_CHECK, additional_deps=["kafka_offsets"])
-    def fresh(loader: BatchLoaderResource, freshness_limits: FreshnessLimits):
-        consumer = make_consumer(loader.kafka.client_config())
-        try:
-            lags = lag.measure(
-                consumer, loader.redis_state.client(), loader.output.store(), loader.topics()
-            )
-            broken = [p.error for p in lags if p.error]
-            if broken:
-                raise dg.Failure(broken[0])
-            window = freshness_limits.window()
-            found = data_freshness.measure(consumer, lags, window, (table,))
-            found = data_freshness.with_oldest_age(consumer, lags, found)
-        finally:
-            consumer.close()
-        return dg.AssetCheckResult(**result_fields(found[table], window))
-
-    fresh.__doc__ = f"No message bound for {table} waits longer than the freshness window."
-    return fresh
+FRESH_SPECS = [
+    dg.AssetCheckSpec(
+        FRESH_CHECK,
+        asset=table,
+        # After the commit in a run that loads: measured before it, the run's own messages
+        # would count as waiting.
+        additional_deps=["kafka_offsets"],
+        description=f"No message bound for {table} waits longer than the freshness window.",
+    )
+    for table in contract.TABLES
+]
 
 
-FRESHNESS_CHECKS = [_fresh_check(table) for table in contract.TABLES]
+@dg.multi_asset_check(specs=FRESH_SPECS, can_subset=True, name="tables_are_fresh")
+def tables_are_fresh(
+    context: dg.AssetCheckExecutionContext,
+    loader: BatchLoaderResource,
+    freshness_limits: FreshnessLimits,
+) -> Iterator[dg.AssetCheckResult]:
+    """Measures, once for every selected table, how long its oldest unloaded message waits."""
+    tables = tuple(key.asset_key.path[-1] for key in context.selected_asset_check_keys)
+    consumer = make_consumer(loader.kafka.client_config())
+    try:
+        lags = lag.measure(
+            consumer, loader.redis_state.client(), loader.output.store(), loader.topics()
+        )
+        broken = [p.error for p in lags if p.error]
+        if broken:
+            raise dg.Failure(broken[0])
+        window = freshness_limits.window()
+        found = data_freshness.measure(consumer, lags, window, tables)
+        found = data_freshness.with_oldest_age(consumer, lags, found)
+    finally:
+        consumer.close()
+    for table, tf in found.items():
+        yield dg.AssetCheckResult(
+            asset_key=table, check_name=FRESH_CHECK, **result_fields(tf, window)
+        )
+
+
+def unmeasurable(tables: list[str], why: str) -> list[dg.AssetCheckEvaluation]:
+    """Failed evaluations when the lag cannot be measured: never a fresh answer kept green."""
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(table),
+            check_name=FRESH_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"state": "unknown"},
+            description=f"freshness cannot be measured: {why}",
+        )
+        for table in tables
+    ]
 
 
 @dataclass
@@ -91,7 +126,10 @@ class FreshnessReport:
 
 
 def sensor_report(
-    consumer, lags: list[lag.PartitionLag], window: FreshnessWindow, last: FreshnessReport
+    consumer: Consumer,
+    lags: list[lag.PartitionLag],
+    window: FreshnessWindow,
+    last: FreshnessReport,
 ) -> tuple[list[dg.AssetCheckEvaluation], FreshnessReport]:
     """Evaluations of every table's check when an answer changed or REPORT_EVERY_S passed."""
     now = time.time()

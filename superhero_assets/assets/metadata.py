@@ -8,9 +8,10 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from superhero_assets.core import contract
-from superhero_assets.core.checks import read_tables, run_files
+from superhero_assets.core.checks import run_files
 from superhero_assets.core.column_docs import COLUMN_DESCRIPTIONS
 from superhero_assets.core.plan import Plan
 from superhero_assets.core.store import OutputStore
@@ -50,7 +51,7 @@ def table_preview(store: OutputStore, table: str, plan: dict[str, Any]) -> dg.Me
     files = run_files(store, Plan.from_json(plan), table)[:1]
     schema = contract.TABLES[table]
     columns = [f for f in schema if not pa.types.is_binary(f.type) and f.name != "etl_id"]
-    head = read_tables(store, files, [f.name for f in columns]).slice(0, PREVIEW_ROWS)
+    head = first_rows(store, files, [f.name for f in columns])
     records = [
         dg.TableRecord({name: _cell(value) for name, value in row.items()})
         for row in (head.to_pylist() if head.num_rows else [])
@@ -59,6 +60,15 @@ def table_preview(store: OutputStore, table: str, plan: dict[str, Any]) -> dg.Me
         records=records,
         schema=dg.TableSchema(columns=[dg.TableColumn(f.name, _ui_type(f.type)) for f in columns]),
     )
+
+
+def first_rows(store: OutputStore, files: list[str], columns: list[str]) -> pa.Table:
+    """The first PREVIEW_ROWS rows of the first file: one small batch, not the whole file."""
+    if not files:
+        return pa.table({})
+    with store.fs.open(store.path(files[0]), "rb") as fh:
+        batch = next(pq.ParquetFile(fh).iter_batches(PREVIEW_ROWS, columns=columns), None)
+    return pa.Table.from_batches([batch]) if batch is not None else pa.table({})
 
 
 def _ui_type(arrow_type: pa.DataType) -> str:

@@ -19,6 +19,8 @@ _IN_PROGRESS = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+# The job of "Materialize all" and of `dagster asset materialize`.
+IMPLICIT_ASSET_JOB = "__ASSET_JOB"
 # A retry's run key is the first one's with `-retryN`: deterministic, and never one that
 # Dagster has already used (it skips a request whose key a run already has).
 MAX_RETRIES = 20
@@ -34,8 +36,11 @@ def run_in_progress(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord
     for record in instance.get_run_records(dg.RunsFilter(statuses=_IN_PROGRESS), limit=50):
         run = record.dagster_run
         selection = run.asset_selection
-        if run.job_name == job_name or (
-            selection is not None and dg.AssetKey("raw_messages") in selection
+        everything = selection is None and run.job_name == IMPLICIT_ASSET_JOB
+        if (
+            run.job_name == job_name
+            or everything
+            or (selection is not None and dg.AssetKey("raw_messages") in selection)
         ):
             return record
     return None

@@ -29,30 +29,39 @@ def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
     return None
 
 
-def whole_table_plan(store: OutputStore) -> Plan:
-    """A plan covering everything the output holds, for a check run on its own: every chunk
-    with a raw file, and every retention gap the manifest records."""
+def whole_table_plan(store: OutputStore, topics: tuple[str, ...]) -> Plan:
+    """A plan covering what the output holds of these topics, for a check run on its own:
+    every chunk with a raw file, apart from those of a run still pending (its tables may be
+    half written), and every retention gap the manifest records."""
+    pending = manifest.read_pending(store)
+    in_flight = set(Plan.from_json(pending["plan"]).chunks) if pending else set()
     chunks = sorted(
         chunk
         for relpath in store.list("raw_messages", ".parquet")
         if (chunk := Chunk.from_relpath(relpath)) is not None
+        and chunk.topic in topics
+        and chunk not in in_flight
     )
     gaps = [
         PartitionRange(r["topic"], r["partition"], 0, -1, 0, 0, gap=tuple(r["gap"]))
         for entry in manifest.run_entries(store)
         for r in entry.get("ranges", [])
-        if r.get("gap")
+        if r.get("gap") and r["topic"] in topics
     ]
     return Plan(WHOLE_TABLE, -1, WHOLE_TABLE, "", gaps, chunks)
 
 
 def run_files(store: OutputStore, plan: Plan, table: str) -> list[str]:
-    """The plan's files of this table; for the whole-table plan, every file a glob reads."""
-    if plan.kind == WHOLE_TABLE:
+    """The plan's files of this table; for the whole-table plan, also every run's etl_meta
+    row and the table's empty.parquet."""
+    if plan.kind == WHOLE_TABLE and table == "etl_meta":
         return store.list(table, ".parquet")
     if table == "etl_meta":
         return [p for p in [f"etl_meta/{plan.etl_id}.parquet"] if store.exists(p)]
-    return [p for chunk in plan.chunks for p in chunk_file(store, chunk, table)]
+    files = [p for chunk in plan.chunks for p in chunk_file(store, chunk, table)]
+    if plan.kind == WHOLE_TABLE:
+        files += [p for p in [f"{table}/empty.parquet"] if store.exists(p)]
+    return files
 
 
 def chunk_file(store: OutputStore, chunk: Chunk, table: str) -> list[str]:

@@ -87,9 +87,10 @@ def with_oldest_age(
 ) -> dict[str, TableFreshness]:
     """The same, with the age of each table's oldest unloaded message (one read per lagging
     partition): for a report, not for every sensor tick."""
-    waiting = [p for p in lags if p.lag > 0 and p.error is None]
-    ages = {p.name: oldest_age_s(consumer, p, timeout_s=5.0) for p in waiting}
     loaded = tuple(dict.fromkeys(p.topic for p in lags))
+    wanted = {t for table in found for t in contract.table_topics(table, loaded)}
+    waiting = [p for p in lags if p.lag > 0 and p.error is None and p.topic in wanted]
+    ages = {p.name: oldest_age_s(consumer, p, timeout_s=5.0) for p in waiting}
     out = {}
     for table, tf in found.items():
         topics = contract.table_topics(table, loaded)

@@ -320,12 +320,13 @@ class Loader:
                         files.add_all(parse_batch(raw, plan.etl_id, self._connection()))
                 self._derived[(plan.etl_id, chunk)] = files.close(contract.CHUNKED_TABLES)
             for chunk in plan.chunks:
-                # [rows, bytes, seconds]; a plan recorded before seconds were kept has two.
+                # [rows, bytes, seconds]; a plan recorded before seconds were kept has two,
+                # and then the table's time is unknown (NaN), not a smaller figure.
                 for name, (rows, size, *spent) in self._derived.pop((plan.etl_id, chunk)).items():
                     stats[name]["bytes"] += size
                     stats[name]["rows"] += rows
                     stats[name]["files"] += 1
-                    stats[name]["seconds"] += spent[0] if spent else 0.0
+                    stats[name]["seconds"] += spent[0] if spent else float("nan")
             etl_meta_started = time.perf_counter()
             etl_meta = pa.table(
                 {
