@@ -462,7 +462,7 @@ impl KafkaReader {
             let mut got = 0usize;
             // In short waits: one long wait on the consumer queue can miss the wake-up for a
             // partition it starts serving during the wait, and then sleeps its whole timeout
-            // with the messages already fetched (seen as 0.2 to 1 s at each new partition).
+            // with the messages already fetched (a stall at each new partition).
             while got < max_messages {
                 let left = deadline
                     .saturating_duration_since(Instant::now())

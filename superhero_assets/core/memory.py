@@ -3,18 +3,17 @@
 A run allocates and frees a batch's worth of memory many times a second on four threads
 (reading, two parsers, the writer). By default each allocator keeps what was freed for
 reuse: mimalloc (Arrow's default) keeps its pages, and glibc gives each thread its own
-arena of up to 64 MB. Together that held ~200 MB more than the live batches. So a run:
+arena. Together that held far more than the live batches. So a run:
 
 - allocates Arrow memory from jemalloc, which returns pages unused for 100 ms
   (`_DECAY_MS`) to the OS: a few batches' worth stay for reuse, not the whole run's;
 - gives glibc one arena, shared by all threads started after the call.
 
-Measured at 1M and 5M messages: a decay of 0 (every page returned at once) held ~25 MB
-less but cost 5-10% of the throughput, much of it page faults and madvise calls made
-holding the GIL; 1 s was a little faster than 100 ms but its peak varied more (up to
-+15%). Fixing glibc's mmap threshold at 1 MiB, so that big buffers are unmapped when freed,
-cost ~5% CPU in page faults and held no less memory at 1M or 5M: glibc keeps its own
-sliding thresholds.
+The alternatives measured (docs/performance.md, "Why the knobs are set so"): returning
+every page at once held a little less but cost throughput, much of it page faults and
+madvise calls made holding the GIL; a longer decay was a little faster but its peak varied
+more; a fixed glibc mmap threshold cost CPU in page faults and held no less memory, since
+glibc keeps its own sliding thresholds.
 LoaderConfig.return_memory turns both settings off. They are per process and harmless to
 everything else in it.
 """

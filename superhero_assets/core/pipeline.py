@@ -40,12 +40,12 @@ class LoaderConfig:
     topics: tuple[str, ...] = contract.SOURCE_TOPICS
     chunk_messages: int = 100_000  # offsets per file: bounds the memory of every phase
     # Messages per read. Each batch is parsed and written while the next ones are read,
-    # so memory follows this, not the backlog. 10k (~5 MB of values): with the native
-    # reader as fast as 16k, with a lower peak (1M: 284-322 MB, 16k: 317-348 MB).
+    # so memory follows this, not the backlog. Larger batches were no faster with the
+    # native reader and peaked higher (docs/performance.md, "Why the knobs are set so").
     batch_messages: int = 10_000
     parse_threads: int = 2  # batches parsed at once
-    # Parsed batches waiting for the writers, besides the one being read: 2 were no
-    # faster and peaked higher (1M: 300-301 MB against 284-292).
+    # Parsed batches waiting for the writers, besides the one being read: more were no
+    # faster and peaked higher (the same section).
     batches_in_flight: int = 1
     return_memory: bool = True  # hand freed memory back to the OS (see core/memory.py)
     # A crashed run's locks expire after this; a live run's heartbeat refreshes them every
@@ -191,8 +191,8 @@ class Loader:
                 # On an object store, uploading a chunk's files overlaps the reading of the
                 # next chunk (at most two chunks wait). On a local disk they are written in
                 # the raw writer's turn, as batches are: letting their fsyncs run on while
-                # the next chunk was read stalled a new partition's first fetch for ~1 s
-                # (the broker shares the disk; tests/test_chaos.py's 1 s lock caught it).
+                # the next chunk was read stalled a new partition's first fetch (the broker
+                # shares the disk; tests/test_chaos.py's short lock TTL caught it).
                 ThreadPoolExecutor(1, thread_name_prefix="superhero-upload") as uploader,
                 ThreadPoolExecutor(
                     self.config.parse_threads, thread_name_prefix="superhero-parse"

@@ -34,7 +34,7 @@ class BatchSource(ABC):
 
     A chunk that starts where the last read ended, on the same partition, with nothing read
     past that end, goes on from the consumer's read-ahead. A new assignment would drop it
-    and wait for a first fetch again (15-30 ms a chunk). Anything else assigns, so at worst
+    and wait for a first fetch again, at every chunk. Anything else assigns, so at worst
     the consumer skips offsets that hold no message (transaction markers), never a record:
     each record it hands over is either kept or, past a chunk's end, makes the next chunk
     assign again. A failed assign or read leaves the next one to assign too.
@@ -110,7 +110,7 @@ def raw_table(
 
 def chunk_columns(topic: str, partition: int, n: int) -> tuple[pa.Array, pa.Array]:
     """The topic and partition columns, n rows, from numpy buffers: the first pa.array() or
-    pa.repeat() call in a process imports pandas (0.2 s) and would stall the reading thread."""
+    pa.repeat() call in a process imports pandas, which would stall the reading thread."""
     name = topic.encode()
     offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(name))
     topics = pa.Array.from_buffers(

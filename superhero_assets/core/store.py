@@ -62,7 +62,7 @@ def check_relpath(relpath: str) -> str:
 def parquet_options(schema: pa.Schema, row_group_size: int | None = 128 * 1024) -> dict[str, Any]:
     """How every table is written; row_group_size=None for writers that add their own."""
     # Unique-per-row columns gain nothing from min/max statistics and cost the most to try
-    # them on. No dictionaries: on these tables zstd alone makes smaller files, 20% faster.
+    # them on. No dictionaries: on these tables zstd alone makes smaller files, faster.
     plain = [f.name for f in schema if f.name not in _UNIQUE_COLUMNS]
     options = {"compression": "zstd", "use_dictionary": False, "write_statistics": plain}
     return options if row_group_size is None else {**options, "row_group_size": row_group_size}

@@ -29,7 +29,7 @@ class BatchLoaderResource(dg.ConfigurableResource):
         "refreshes them every third of it (ELT_LOCK_TTL_S).",
     )
     return_memory: bool = Field(
-        default=True, description="Hand freed memory back to the OS (lower peak, ~10% slower)."
+        default=True, description="Hand freed memory back to the OS (lower peak, a little slower)."
     )
 
     def topics(self) -> tuple[str, ...]:
