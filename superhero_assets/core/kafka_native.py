@@ -2,14 +2,17 @@
 
 The same librdkafka confluent-kafka loaded, the same settings and the same reading loop
 (`consume.read_chunk`); only the batch never becomes a million Python message objects. It
-is used when the native module is built and the settings are all plain librdkafka ones;
+is used when the native module is built, the settings are all plain librdkafka ones, and
+the librdkafka loaded is one whose structs native/src/kafka.rs was checked against;
 SUPERHERO_NATIVE_KAFKA=0 (or SUPERHERO_NATIVE=0) keeps confluent-kafka's consumer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -42,8 +45,40 @@ def settings_as_text(settings: Mapping[str, Any]) -> list[tuple[str, str]] | Non
     return pairs
 
 
+# native/src/kafka.rs declares librdkafka's message struct by hand; these are the librdkafka
+# versions it was checked against (pyproject pins confluent-kafka to the release bundling it).
+CHECKED_LIBRDKAFKA = ("2.16.0",)
+
+
+def loaded_librdkafka() -> str:
+    import confluent_kafka
+
+    return confluent_kafka.libversion()[0]
+
+
+@cache
+def librdkafka_checked() -> bool:
+    """Whether the librdkafka confluent-kafka loaded is one the native reader was checked
+    against; if not, reading falls back to confluent-kafka's consumer, and says so once."""
+    loaded = loaded_librdkafka()
+    if loaded in CHECKED_LIBRDKAFKA:
+        return True
+    logging.getLogger(__name__).warning(
+        "the native Kafka reader was checked against librdkafka %s, but confluent-kafka "
+        "loaded %s: reading with confluent-kafka's consumer (the same tables, slower). "
+        "Install the confluent-kafka version pyproject.toml pins to read natively.",
+        ", ".join(CHECKED_LIBRDKAFKA),
+        loaded,
+    )
+    return False
+
+
 def enabled() -> bool:
-    return native.available() and os.environ.get("SUPERHERO_NATIVE_KAFKA", "1") != "0"
+    return (
+        native.available()
+        and os.environ.get("SUPERHERO_NATIVE_KAFKA", "1") != "0"
+        and librdkafka_checked()
+    )
 
 
 class NativeSource(BatchSource):
