@@ -10,26 +10,27 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from superhero_assets.core import contract
 from superhero_assets.simulator.engine import Attack, DeadEnemyAttack, Match
 
-LOBBY_TOPIC = "lib.server.lobby"
-GAME_TOPIC = "lib.server.game"
-STARTING_MATCH = "Starting Match"
-GAME_TIMED_OUT = "Game Timed Out"
-CLEANING_GAME_RECORDS = "Cleaning Game Records"
-ATTACK_COMPLETED = "Attack Completed"
-ATTACKED_DEAD_ENEMY = "Attacked Dead Enemy"
-TASK_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# The names the loader reads, from the product's contract, as the simulator's modules use them.
+LOBBY_TOPIC = contract.LOBBY_TOPIC
+GAME_TOPIC = contract.GAME_TOPIC
+STARTING_MATCH = contract.STARTING_MATCH
+GAME_TIMED_OUT = contract.GAME_TIMED_OUT
+CLEANING_GAME_RECORDS = contract.CLEANING_GAME_RECORDS
+ATTACK_COMPLETED = contract.ATTACK_COMPLETED
+ATTACKED_DEAD_ENEMY = contract.ATTACKED_DEAD_ENEMY
 
 
 def utc_stamp(epoch_s: float) -> str:
     """The task's TIMESTAMP: UTC to the second."""
-    return datetime.fromtimestamp(epoch_s, UTC).strftime(TASK_TIMESTAMP_FORMAT)
+    return datetime.fromtimestamp(epoch_s, UTC).strftime(contract.TASK_TIMESTAMP_FORMAT)
 
 
 def local_stamp(epoch_s: float) -> str:
     """The record's timestamp: local time, ISO format with microseconds."""
-    return datetime.fromtimestamp(epoch_s).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(epoch_s).strftime(contract.LOCAL_TIMESTAMP_FORMAT)
 
 
 def task_json(stamp: str, payload: dict, status: dict) -> str:
