@@ -7,8 +7,8 @@ import re
 import uuid
 
 from superhero_assets.core import contract
-from superhero_assets.simulator import engine, wire
-from superhero_assets.simulator.roster import Hero
+from superhero_tools.simulator import engine, wire
+from superhero_tools.simulator.roster import Hero
 from tests.simulator_fixtures import check_value
 
 GAME = "5f0c6a4e-2d7b-4c61-9a38-0b7f3e1d2c11"
