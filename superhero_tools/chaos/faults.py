@@ -91,7 +91,7 @@ def output_failure(rig: Rig, n: int) -> dict:
     ballast, live = rig.output / ".chaos-ballast", proc.poll() is None
     try:
         if variant == "disk_full":
-            _fill(ballast)
+            fill_disk(ballast)
         elif not _read_only(rig, True):
             variant = "read_only_refused"  # the remount stayed busy: nothing was injected
         rc = rig.finish(proc)
@@ -103,8 +103,12 @@ def output_failure(rig: Rig, n: int) -> dict:
     return {"variant": variant, "at_s": round(delay, 2), "rc": [rc], "live": live}
 
 
-def _fill(ballast: Path) -> None:
-    """Take every free block of the output's file system (in shrinking pieces)."""
+def fill_disk(ballast: Path) -> None:
+    """Take every free block of ballast's file system, in a file of that name.
+
+    It allocates in pieces that shrink as they stop fitting, down to one page, so nothing
+    is left that a write could use. Deleting the file gives the space back.
+    """
     with open(ballast, "wb") as fh:
         offset, size = 0, 64 << 20
         while size >= 4096:
