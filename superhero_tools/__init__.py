@@ -2,6 +2,8 @@
 
 - `cli.py`: the `superhero` command line, which wires these tools and the product's own
   commands (`superhero_assets/cli/`) into one parser;
+- `settings.py`: where the local services live (addresses, folders, versions), read from
+  the environment;
 - `stack/`: the local Kafka, Redis and object stores, as real processes;
 - `simulator/`: the game that writes the log stream the product loads;
 - `bench/`, `chaos/`: throughput against the raw consumer, and real faults reconciled;

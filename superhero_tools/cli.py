@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError
 
 

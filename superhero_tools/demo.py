@@ -17,8 +17,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from superhero_assets.core import contract
-from superhero_assets.core.settings import Settings
 from superhero_tools.devserver import MATERIALIZE_ALL, dagster_cli, dagster_home
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError, manager, procs
 
 DEMO_MESSAGES = 10_000  # about three hundred matches

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError, procs
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"

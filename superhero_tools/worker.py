@@ -15,8 +15,8 @@ import subprocess
 import time
 
 from superhero_assets.core.connections import redis_from_env
-from superhero_assets.core.settings import Settings
 from superhero_tools.devserver import ELT_JOB, dagster_cli, dagster_home
+from superhero_tools.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

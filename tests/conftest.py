@@ -15,7 +15,7 @@ from contextlib import closing
 
 import pytest
 
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 
 TEST_STACK_ENV = {
     "SUPERHERO_STATE_DIR": ".superhero-test",

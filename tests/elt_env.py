@@ -19,8 +19,8 @@ from confluent_kafka.admin import AdminClient
 
 from superhero_assets.core import contract
 from superhero_assets.core.pipeline import Loader, LoaderConfig
-from superhero_assets.core.settings import Settings
 from superhero_assets.core.store import OutputStore, storage_options_from_env
+from superhero_tools.settings import Settings
 from superhero_tools.stack.topics import ensure_topics
 from tests import wire
 

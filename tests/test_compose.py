@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from superhero_assets.core.contract import TOPIC_PARTITIONS
-from superhero_assets.core.settings import DEFAULT_KAFKA_VERSION
+from superhero_tools.settings import DEFAULT_KAFKA_VERSION
 
 COMPOSE = Path(__file__).parents[1] / "compose" / "docker-compose.local.yml"
 

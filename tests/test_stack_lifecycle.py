@@ -5,7 +5,7 @@ import socket
 import psutil
 import pytest
 
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import procs
 from tests.conftest import free_port, superhero
 

@@ -18,10 +18,10 @@ import sys
 import time
 from collections import Counter
 
-from superhero_assets.core.settings import Settings
 from superhero_assets.core.store import OutputStore
 from superhero_tools.chaos import checks, faults, reconcile
 from superhero_tools.chaos.rig import Rig, mount_tmpfs, unmount
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError, manager
 from superhero_tools.stack.topics import ensure_topics
 

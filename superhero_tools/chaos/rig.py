@@ -16,7 +16,7 @@ from typing import IO
 import redis
 
 from superhero_assets.core import contract
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import manager, procs
 
 

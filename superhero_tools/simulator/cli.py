@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from superhero_assets.cli import options
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.simulator.config import SimulatorConfig
 from superhero_tools.simulator.roster import DEFAULT_ROSTER, load_roster
 

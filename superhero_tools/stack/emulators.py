@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from superhero_assets.core.settings import Settings, _int_env
+from superhero_tools.settings import Settings, int_env
 from superhero_tools.stack import StackError, procs
 
 EMULATORS = ("s3", "gcs", "azure")
@@ -52,9 +52,9 @@ class EmulatorSettings:
     def from_env(cls, env: dict[str, str] | None = None) -> EmulatorSettings:
         env = dict(os.environ if env is None else env)
         return cls(
-            s3_port=_int_env(env, "SUPERHERO_S3_PORT", cls.s3_port),
-            gcs_port=_int_env(env, "SUPERHERO_GCS_PORT", cls.gcs_port),
-            azure_port=_int_env(env, "SUPERHERO_AZURITE_PORT", cls.azure_port),
+            s3_port=int_env(env, "SUPERHERO_S3_PORT", cls.s3_port),
+            gcs_port=int_env(env, "SUPERHERO_GCS_PORT", cls.gcs_port),
+            azure_port=int_env(env, "SUPERHERO_AZURITE_PORT", cls.azure_port),
             bucket=env.get("SUPERHERO_TEST_BUCKET", "").strip() or cls.bucket,
             azurite_version=env.get("SUPERHERO_AZURITE_VERSION", "").strip()
             or DEFAULT_AZURITE_VERSION,

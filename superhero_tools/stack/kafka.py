@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from superhero_assets.core.contract import PROBE_TOPIC
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError, procs
 from superhero_tools.stack.prereqs import check_java, resolve_kafka_jars
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from superhero_assets.core.contract import PROBE_TOPIC, TOPIC_PARTITIONS
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError, emulators, kafka, procs, redis_server
 from superhero_tools.stack.topics import ensure_topics
 

@@ -8,7 +8,7 @@ import subprocess
 
 import redis
 
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 from superhero_tools.stack import StackError, procs
 
 

@@ -22,7 +22,7 @@ def _split_host_port(address: str, default_port: int) -> tuple[str, int]:
     return host, int(port)
 
 
-def _int_env(env: dict[str, str], name: str, default: int) -> int:
+def int_env(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -71,14 +71,14 @@ class Settings:
         cache_default = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "superhero"
         return cls(
             kafka_bootstrap_servers=bootstrap,
-            kafka_controller_port=_int_env(env, "KAFKA_CONTROLLER_PORT", kafka_port + 1),
+            kafka_controller_port=int_env(env, "KAFKA_CONTROLLER_PORT", kafka_port + 1),
             kafka_version=env.get("SUPERHERO_KAFKA_VERSION", "").strip() or DEFAULT_KAFKA_VERSION,
             kafka_heap_opts=env.get("KAFKA_HEAP_OPTS", "").strip() or cls.kafka_heap_opts,
             redis_host=env.get("REDIS_HOST", "").strip() or cls.redis_host,
-            redis_port=_int_env(env, "REDIS_PORT", cls.redis_port),
+            redis_port=int_env(env, "REDIS_PORT", cls.redis_port),
             redis_password=env.get("REDIS_PASSWORD", ""),
             redis_persistence=persistence,
             state_dir=Path(env.get("SUPERHERO_STATE_DIR", "").strip() or ".superhero").absolute(),
             cache_dir=Path(env.get("SUPERHERO_CACHE_DIR", "").strip() or cache_default),
-            startup_timeout_s=_int_env(env, "SUPERHERO_STACK_TIMEOUT", cls.startup_timeout_s),
+            startup_timeout_s=int_env(env, "SUPERHERO_STACK_TIMEOUT", cls.startup_timeout_s),
         )
