@@ -15,7 +15,7 @@ from contextlib import closing
 
 import pytest
 
-from superhero_assets.core.settings import Settings
+from superhero_tools.settings import Settings
 
 TEST_STACK_ENV = {
     "SUPERHERO_STATE_DIR": ".superhero-test",
@@ -35,7 +35,7 @@ for _name, _value in TEST_STACK_ENV.items():
 def superhero(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
     """Run the real `superhero` CLI in a subprocess and return the CompletedProcess."""
     return subprocess.run(
-        [sys.executable, "-m", "superhero_assets.cli", *args],
+        [sys.executable, "-m", "superhero_tools.cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -46,7 +46,7 @@ def superhero(*args: str, env: dict[str, str] | None = None, timeout: float = 30
 @pytest.fixture(scope="session")
 def stack() -> Settings:
     """The test stack's settings, with Kafka and Redis up and usable."""
-    from superhero_assets.stack import manager
+    from superhero_tools.stack import manager
 
     settings = Settings.from_env()
     already_up = all(st.healthy for st in manager.status(settings))
@@ -78,7 +78,7 @@ def elt(stack, tmp_path):
 @pytest.fixture(scope="session")
 def object_stores(stack):
     """The test stack's S3, GCS and Azure servers, each with a usable test bucket."""
-    from superhero_assets.stack import emulators, procs
+    from superhero_tools.stack import emulators, procs
 
     es = emulators.EmulatorSettings.from_env()
     missing = [s for s in emulators.EMULATORS if not emulators.answers(s, es)]

@@ -19,9 +19,9 @@ from confluent_kafka.admin import AdminClient
 
 from superhero_assets.core import contract
 from superhero_assets.core.pipeline import Loader, LoaderConfig
-from superhero_assets.core.settings import Settings
 from superhero_assets.core.store import OutputStore, storage_options_from_env
-from superhero_assets.stack.topics import ensure_topics
+from superhero_tools.settings import Settings
+from superhero_tools.stack.topics import ensure_topics
 from tests import wire
 
 CLOUD_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "STORAGE_EMULATOR_HOST")
@@ -132,7 +132,7 @@ class EltEnv:
             [
                 sys.executable,
                 "-m",
-                "superhero_assets.cli",
+                "superhero_tools.cli",
                 "load",
                 "--topics",
                 ",".join(self.topics),

@@ -226,7 +226,7 @@ class ServerProcess:
         self.out = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the server)
         self.err = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "superhero_assets.cli", "server"],
+            [sys.executable, "-m", "superhero_tools.cli", "server"],
             env=self.env,
             stdout=self.out,
             stderr=self.err,

@@ -39,7 +39,7 @@ def superhero_on_a_terminal(
     # rows, columns, and two pixel sizes nobody reads
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "superhero_assets.cli", *args],
+        [sys.executable, "-m", "superhero_tools.cli", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=secondary,

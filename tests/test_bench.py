@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from superhero_assets import bench
+from superhero_tools import bench
 
 pytestmark = pytest.mark.integration
 

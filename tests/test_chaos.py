@@ -10,16 +10,17 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
-from superhero_assets import chaos, chaos_faults
-from superhero_assets.chaos_producer import BAD_VALUES
-from superhero_assets.chaos_reconcile import Produced, reconcile
 from superhero_assets.core import manifest
 from superhero_assets.core.parse import parse_batch
 from superhero_assets.core.plan import Plan
 from superhero_assets.core.state import StateError
 from superhero_assets.core.store import OutputStore
-from superhero_assets.simulator import bulk
-from superhero_assets.simulator.roster import load_roster
+from superhero_tools.chaos.cli import schedule
+from superhero_tools.chaos.faults import KINDS
+from superhero_tools.chaos.producer import BAD_VALUES
+from superhero_tools.chaos.reconcile import Produced, reconcile
+from superhero_tools.simulator import bulk
+from superhero_tools.simulator.roster import load_roster
 from tests import wire
 from tests.conftest import superhero
 from tests.elt_env import EltEnv
@@ -130,11 +131,11 @@ def test_a_changed_value_is_wrong_and_an_unknown_offset_is_unexpected(clean):
 
 
 def test_the_schedule_covers_every_fault_kind_and_follows_the_seed():
-    kinds = len(chaos_faults.KINDS)
-    first = chaos.schedule(kinds, random.Random(1))
-    assert sorted(first) == sorted(chaos_faults.KINDS)
-    assert first == chaos.schedule(kinds, random.Random(1))
-    assert chaos.schedule(12, random.Random(3)) != chaos.schedule(12, random.Random(4))
+    kinds = len(KINDS)
+    first = schedule(kinds, random.Random(1))
+    assert sorted(first) == sorted(KINDS)
+    assert first == schedule(kinds, random.Random(1))
+    assert schedule(12, random.Random(3)) != schedule(12, random.Random(4))
 
 
 @pytest.mark.integration
@@ -150,7 +151,7 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing(tmp_path):
     assert messages["lost"] == 0 and messages["duplicated"] == 0
     assert messages["wrong"] == 0 and messages["unexpected"] == 0
     assert messages["produced"] > 1000 and messages["quarantined"] == messages["produced_bad"] > 0
-    assert set(summary["faults_injected"]) == set(chaos_faults.KINDS)
+    assert set(summary["faults_injected"]) == set(KINDS)
     assert summary["faults_that_failed_a_run"]["kill_run"] >= 1
     assert summary["faults_that_failed_a_run"]["kill_dagster_run"] >= 1
     assert summary["faults_that_struck_a_live_run"]["kill_kafka"] >= 1

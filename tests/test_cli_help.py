@@ -8,9 +8,9 @@ from importlib.metadata import version
 
 import pytest
 
-from superhero_assets.cli import build_parser
 from superhero_assets.core import contract
 from superhero_assets.core.state import encode_offsets
+from superhero_tools.cli import build_parser
 from tests.conftest import superhero
 from tests.elt_env import EltEnv
 

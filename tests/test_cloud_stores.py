@@ -21,7 +21,7 @@ import pytest
 from superhero_assets.core import contract
 from superhero_assets.core.chunk_files import ChunkFiles, landed
 from superhero_assets.core.plan import Chunk
-from superhero_assets.stack import emulators
+from superhero_tools.stack import emulators
 from tests.elt_env import EltEnv
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from superhero_assets.core.contract import TOPIC_PARTITIONS
-from superhero_assets.core.settings import DEFAULT_KAFKA_VERSION
+from superhero_tools.settings import DEFAULT_KAFKA_VERSION
 
 COMPOSE = Path(__file__).parents[1] / "compose" / "docker-compose.local.yml"
 
@@ -51,8 +51,9 @@ def _project_reads() -> set[str]:
     """Every UPPER_CASE name in the project's source (the variables it reads or passes on),
     and those the compose's Dagster instance reads (`env:` in compose/dagster.yaml)."""
     names: set[str] = set()
-    for path in (COMPOSE_DIR.parent / "superhero_assets").rglob("*.py"):
-        names |= set(re.findall(r"[\"']([A-Z][A-Z0-9_]{2,})[\"']", path.read_text()))
+    for package in ("superhero_assets", "superhero_tools"):
+        for path in (COMPOSE_DIR.parent / package).rglob("*.py"):
+            names |= set(re.findall(r"[\"']([A-Z][A-Z0-9_]{2,})[\"']", path.read_text()))
     return names | _instance_env_names()
 
 
@@ -407,7 +408,7 @@ def _parse_with_click(argv: list[str]) -> None:
 
 
 def test_every_service_command_exists():
-    from superhero_assets.cli import build_parser
+    from superhero_tools.cli import build_parser
 
     parser = build_parser()
     bin_dir = os.path.dirname(_sys.executable)

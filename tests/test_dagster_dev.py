@@ -11,8 +11,8 @@ import pytest
 
 from superhero_assets.assets import ALL_CHECKS, tables_are_fresh
 from superhero_assets.core import contract
-from superhero_assets.devserver import session_members
-from superhero_assets.stack import procs
+from superhero_tools.devserver import session_members
+from superhero_tools.stack import procs
 from tests.conftest import free_port, superhero
 from tests.dagster_ui import (
     chromium_available,

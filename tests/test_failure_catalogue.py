@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from contextlib import closing, suppress
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -28,6 +27,7 @@ from superhero_assets.resources import (
     OutputResource,
     RedisStateResource,
 )
+from superhero_tools.chaos.faults import fill_disk
 from tests.conftest import superhero
 from tests.test_security import SECRETS, leaks
 
@@ -88,22 +88,10 @@ def small_disk(tmp_path):
             subprocess.run(["umount", "-l", str(mountpoint)], check=True)
 
 
-def fill(folder: Path) -> None:
-    """Take every free block of folder's file system (in shrinking pieces)."""
-    with open(folder / "ballast", "wb") as fh:
-        offset, size = 0, 4 << 20
-        while size >= 4096:
-            try:
-                os.posix_fallocate(fh.fileno(), offset, size)
-                offset += size
-            except OSError:
-                size //= 4
-
-
 def test_a_full_disk(elt, small_disk):
     output = small_disk / "out"
     output.mkdir()
-    fill(small_disk)
+    fill_disk(small_disk / "ballast")
     line = the_error_line(load(elt, OUTPUT_FS=str(output)), f"OUTPUT_FS {output}", "full")
     assert "Free some space" in line
 

@@ -15,8 +15,8 @@ import pytest
 from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect, parse_batch
-from superhero_assets.simulator import bulk
-from superhero_assets.simulator.roster import load_roster
+from superhero_tools.simulator import bulk
+from superhero_tools.simulator.roster import load_roster
 from tests import wire
 from tests.strict_input import EDGES, STRICT
 

@@ -16,7 +16,7 @@ from superhero_assets.resources import (
     OutputResource,
     RedisStateResource,
 )
-from superhero_assets.stack.topics import ensure_topics
+from superhero_tools.stack.topics import ensure_topics
 from tests import wire
 from tests.elt_env import EltEnv
 

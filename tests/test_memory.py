@@ -56,7 +56,7 @@ import subprocess, sys
 hold = bytearray(300 * 2**20)
 for i in range(0, len(hold), 4096):
     hold[i] = 1  # touched, so resident
-child = "from superhero_assets import bench; print(bench.peak_rss_mb())"
+child = "from superhero_tools import bench; print(bench.peak_rss_mb())"
 run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
 print(run.stdout.strip())
 """

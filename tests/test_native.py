@@ -17,8 +17,8 @@ import pytest
 from superhero_assets.core import fast_path, native
 from superhero_assets.core.checksum import crc32_hex
 from superhero_assets.core.parse import connect
-from superhero_assets.simulator import bulk
-from superhero_assets.simulator.roster import load_roster
+from superhero_tools.simulator import bulk
+from superhero_tools.simulator.roster import load_roster
 from tests import wire
 from tests.test_fast_path import good_messages, mutate
 

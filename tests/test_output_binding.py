@@ -122,7 +122,7 @@ def test_a_relative_output_is_the_same_folder_whatever_the_command(elt, tmp_path
         "KAFKA_BOOTSTRAP_SERVERS": elt.stack.kafka_bootstrap_servers,
         "REDIS_PORT": str(elt.stack.redis_port),
     }
-    load = [sys.executable, "-m", "superhero_assets.cli", "load", "--topics", ",".join(elt.topics)]
+    load = [sys.executable, "-m", "superhero_tools.cli", "load", "--topics", ",".join(elt.topics)]
     ran = subprocess.run(load, cwd=home, env=env, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["output_fs"] == str(home / "data")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from superhero_assets.stack import StackError
-from superhero_assets.stack.prereqs import check_java, parse_java_major, resolve_kafka_jars
+from superhero_tools.stack import StackError
+from superhero_tools.stack.prereqs import check_java, parse_java_major, resolve_kafka_jars
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_maven_failure_names_the_artifact_and_leaves_no_cache(tmp_path):
 
 
 def test_cluster_ids_never_look_like_an_option():
-    from superhero_assets.stack.kafka import cluster_id
+    from superhero_tools.stack.kafka import cluster_id
 
     ids = [cluster_id() for _ in range(2000)]  # a leading '-' would come up ~30 times
     assert not any(i.startswith("-") for i in ids)

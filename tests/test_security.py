@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from superhero_assets.stack import procs
+from superhero_tools.stack import procs
 from tests import wire
 from tests.conftest import free_port, superhero
 from tests.dagster_ui import graphql
@@ -117,7 +117,7 @@ def test_a_wrong_password_fails_clearly_without_echoing_it(secured):
     _, elt, env = secured
     wrong = {**env, "REDIS_PASSWORD": "wrong-pw-SECRET-0007"}
     result = subprocess.run(
-        [sys.executable, "-m", "superhero_assets.cli", "load", "--topics", ",".join(elt.topics)],
+        [sys.executable, "-m", "superhero_tools.cli", "load", "--topics", ",".join(elt.topics)],
         capture_output=True,
         text=True,
         env=wrong,

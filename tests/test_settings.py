@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from superhero_assets.core.settings import DEFAULT_KAFKA_VERSION, Settings
+from superhero_tools.settings import DEFAULT_KAFKA_VERSION, Settings
 
 
 def test_defaults_match_the_documented_addresses():

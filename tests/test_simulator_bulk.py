@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from superhero_assets.simulator import bulk
-from superhero_assets.simulator.roster import load_roster
+from superhero_tools.simulator import bulk
+from superhero_tools.simulator.roster import load_roster
 from tests.conftest import superhero
 from tests.simulator_fixtures import (
     TOPICS,

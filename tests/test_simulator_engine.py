@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from superhero_assets.simulator import engine
-from superhero_assets.simulator.engine import Attack, DeadEnemyAttack, RuleError
-from superhero_assets.simulator.roster import Hero
+from superhero_tools.simulator import engine
+from superhero_tools.simulator.engine import Attack, DeadEnemyAttack, RuleError
+from superhero_tools.simulator.roster import Hero
 
 A, B, C = "a-token", "b-token", "c-token"
 

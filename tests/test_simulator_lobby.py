@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from superhero_assets.simulator import lobby, wire
-from superhero_assets.simulator.lobby import LobbyError, Registry
-from superhero_assets.simulator.roster import load_roster
+from superhero_tools.simulator import lobby, wire
+from superhero_tools.simulator.lobby import LobbyError, Registry
+from superhero_tools.simulator.roster import load_roster
 from tests.simulator_fixtures import check_matches, check_value
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from superhero_assets.simulator import make_roster
-from superhero_assets.simulator.roster import (
+from superhero_tools.simulator import make_roster
+from superhero_tools.simulator.roster import (
     DEFAULT_ROSTER,
     RosterError,
     hero_from_api,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 import uuid
 
-from superhero_assets.simulator import engine, wire
-from superhero_assets.simulator.roster import Hero
+from superhero_assets.core import contract
+from superhero_tools.simulator import engine, wire
+from superhero_tools.simulator.roster import Hero
 from tests.simulator_fixtures import check_value
 
 GAME = "5f0c6a4e-2d7b-4c61-9a38-0b7f3e1d2c11"
@@ -100,3 +102,6 @@ def test_timestamps_have_the_documented_formats():
     local = wire.local_stamp(1693577587.000001)
     assert len(local) == 26 and local.endswith(".000001")
     assert wire.local_stamp(1693577587.0).endswith(".000000")  # microseconds always shown
+    # The shapes the loader accepts, from the same contract.
+    assert re.fullmatch(contract.LOCAL_TIMESTAMP_SHAPE, local)
+    assert re.fullmatch(contract.TASK_TIMESTAMP_SHAPE, wire.utc_stamp(1693577587.5))

@@ -5,8 +5,8 @@ import socket
 import psutil
 import pytest
 
-from superhero_assets.core.settings import Settings
-from superhero_assets.stack import procs
+from superhero_tools.settings import Settings
+from superhero_tools.stack import procs
 from tests.conftest import free_port, superhero
 
 pytestmark = pytest.mark.integration

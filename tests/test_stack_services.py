@@ -7,8 +7,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from superhero_assets.core.contract import TOPIC_PARTITIONS
-from superhero_assets.stack import redis_server
-from superhero_assets.stack.topics import ensure_topics, partition_counts
+from superhero_tools.stack import redis_server
+from superhero_tools.stack.topics import ensure_topics, partition_counts
 from tests.conftest import superhero
 
 pytestmark = pytest.mark.integration

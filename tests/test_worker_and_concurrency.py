@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from superhero_assets.devserver import ELT_JOB, dagster_cli
+from superhero_tools.devserver import ELT_JOB, dagster_cli
 from tests.elt_env import EltEnv
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_a_message_on_worker_channel_runs_the_elt_job(elt, tmp_path):
         [
             sys.executable,
             "-m",
-            "superhero_assets.cli",
+            "superhero_tools.cli",
             "worker",
             "--channel",
             channel,

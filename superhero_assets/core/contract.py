@@ -8,17 +8,38 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+# The game's two log topics.
+LOBBY_TOPIC = "lib.server.lobby"
+GAME_TOPIC = "lib.server.game"
 # The original system created these topics idempotently at start-up, replication 1.
 TOPIC_PARTITIONS: dict[str, int] = {
-    "lib.server.game": 4,
-    "lib.server.lobby": 2,
+    GAME_TOPIC: 4,
+    LOBBY_TOPIC: 2,
     "client.__main__": 1,
 }
 # The topics the batch ELT loads.
-SOURCE_TOPICS: tuple[str, ...] = ("lib.server.lobby", "lib.server.game")
+SOURCE_TOPICS: tuple[str, ...] = (LOBBY_TOPIC, GAME_TOPIC)
 
 # A one-partition topic the stack uses to prove the broker works end to end.
 PROBE_TOPIC = "superhero.stack.probe"
+
+# The wire format, as the game writes it (the simulator's wire.py) and the loader reads it.
+# Each timestamp as a strftime/strptime format (Python's and DuckDB's codes agree), as the
+# exact text the game writes (zero-padded, nothing around it: strptime alone would take
+# `2023-9-1` or surrounding spaces), and as an error message spells it out.
+LOCAL_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # a record's timestamp: local, microseconds
+LOCAL_TIMESTAMP_SHAPE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}"
+LOCAL_TIMESTAMP_SPELLED = "YYYY-MM-DDTHH:MM:SS.ffffff"
+TASK_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # a task's TIMESTAMP: UTC, to the second
+TASK_TIMESTAMP_SHAPE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+TASK_TIMESTAMP_SPELLED = "YYYY-MM-DDTHH:MM:SSZ"
+# The log messages the game writes. The first four carry a task the loader reads; the task
+# of the last is a plain object, not a JSON-encoded string.
+STARTING_MATCH = "Starting Match"
+GAME_TIMED_OUT = "Game Timed Out"
+ATTACK_COMPLETED = "Attack Completed"
+ATTACKED_DEAD_ENEMY = "Attacked Dead Enemy"
+CLEANING_GAME_RECORDS = "Cleaning Game Records"
 
 
 def last_offset_key(topic: str) -> str:
@@ -165,8 +186,8 @@ TABLES: dict[str, pa.Schema] = {
 }
 # Tables fed by one topic only; every other table holds rows of every loaded topic.
 TABLE_TOPIC: dict[str, str] = {
-    "lib_server_lobby": "lib.server.lobby",
-    "lib_server_game": "lib.server.game",
+    "lib_server_lobby": LOBBY_TOPIC,
+    "lib_server_game": GAME_TOPIC,
 }
 
 

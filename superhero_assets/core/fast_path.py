@@ -46,8 +46,8 @@ from superhero_assets.core.rules import (
 # Unknown messages are clean once the common fields are; known ones need their task too.
 _UINT_FIELDS = ("enemy_damage", "enemy_health_prior", "enemy_health_post")
 _STRING_FIELDS = ("game_token", "user_token", "action", "enemy_token")
-_LOCAL_TS = f"^{strict.LOCAL_TS_SHAPE}$"
-_UTC_TS = f"^{strict.UTC_TS_SHAPE}$"
+_LOCAL_TS = f"^{contract.LOCAL_TIMESTAMP_SHAPE}$"
+_UTC_TS = f"^{contract.TASK_TIMESTAMP_SHAPE}$"
 _FIRST_TIME = datetime.fromisoformat(strict.FIRST_TIME)
 _LOCAL_ROUNDS_PAST_9999 = datetime.fromisoformat(strict.LOCAL_ROUNDS_PAST_9999 + "00")
 

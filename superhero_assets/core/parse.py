@@ -243,10 +243,10 @@ participant_errors AS (
         s IS NOT NULL AS utf8,
         f IS NOT NULL AS is_json,
         k IS NOT NULL AS task_is_json,
-        CASE WHEN regexp_full_match(ts_text, '{strict.LOCAL_TS_SHAPE}')
-             THEN try_strptime(ts_text, '%Y-%m-%dT%H:%M:%S.%f') END AS ts_local,
-        CASE WHEN regexp_full_match(task_ts_text, '{strict.UTC_TS_SHAPE}')
-             THEN try_strptime(task_ts_text, '%Y-%m-%dT%H:%M:%SZ') END AS ts_task,
+        CASE WHEN regexp_full_match(ts_text, '{contract.LOCAL_TIMESTAMP_SHAPE}')
+             THEN try_strptime(ts_text, '{contract.LOCAL_TIMESTAMP_FORMAT}') END AS ts_local,
+        CASE WHEN regexp_full_match(task_ts_text, '{contract.TASK_TIMESTAMP_SHAPE}')
+             THEN try_strptime(task_ts_text, '{contract.TASK_TIMESTAMP_FORMAT}') END AS ts_task,
         try(decode(key)) AS key_text,
         CASE WHEN len(headers) = 0 THEN [] ELSE list_transform(headers, lambda h: CASE
             WHEN h.value IS NULL THEN h.key ELSE h.key || '=' || try(decode(h.value)) END) END

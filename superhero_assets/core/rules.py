@@ -13,10 +13,10 @@ from __future__ import annotations
 from superhero_assets.core import contract, strict
 
 KNOWN_TASK_MESSAGES = (
-    "Starting Match",
-    "Game Timed Out",
-    "Attack Completed",
-    "Attacked Dead Enemy",
+    contract.STARTING_MATCH,
+    contract.GAME_TIMED_OUT,
+    contract.ATTACK_COMPLETED,
+    contract.ATTACKED_DEAD_ENEMY,
 )
 _INT_TYPES = {"uint16": contract.UINT16_MAX, "uint64": None}
 
@@ -125,7 +125,7 @@ def content_error_sql() -> str:
         rules += string_field(f"f_{field}", field)
     rules += [
         "WHEN ts_local IS NULL THEN 'field timestamp ' || to_json(ts_text) "
-        f"|| ' is not local ISO time with microseconds ({strict.LOCAL_TS_FORMAT})'",
+        f"|| ' is not local ISO time with microseconds ({contract.LOCAL_TIMESTAMP_SPELLED})'",
         f"WHEN NOT {strict.local_time_in_range('ts_local')} THEN 'field timestamp ' "
         f"|| to_json(ts_text) || ' is {strict.YEARS} once rounded to milliseconds'",
         "WHEN f_task_t IS NULL THEN 'missing field task'",
@@ -141,7 +141,7 @@ def content_error_sql() -> str:
     rules += string_field("k_ts", "task.TIMESTAMP")
     rules += [
         "WHEN ts_task IS NULL THEN 'field task.TIMESTAMP ' || to_json(task_ts_text) "
-        f"|| ' is not UTC time as {strict.UTC_TS_FORMAT}'",
+        f"|| ' is not UTC time as {contract.TASK_TIMESTAMP_SPELLED}'",
         f"WHEN NOT {strict.utc_time_in_range('ts_task')} THEN 'field task.TIMESTAMP ' "
         f"|| to_json(task_ts_text) || ' is {strict.YEARS}'",
     ]

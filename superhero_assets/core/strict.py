@@ -4,8 +4,9 @@
   disagree on which value counts (DuckDB's JSON paths take the first, Python's json the
   last), so such a message is quarantined, not loaded with a guess. `duplicate_keys_sql`
   finds them with DuckDB's `json_tree`, for a whole batch at once.
-- Timestamps of exactly the shapes the game writes (`wire.py`): zero-padded, nothing around
-  them. strptime alone would take `2023-9-1` or surrounding spaces.
+- Timestamps of exactly the shapes the game writes (`contract.LOCAL_TIMESTAMP_SHAPE` and
+  `contract.TASK_TIMESTAMP_SHAPE`): zero-padded, nothing around them. strptime alone would
+  take `2023-9-1` or surrounding spaces.
 - Timestamps within years 0001 to 9999 once in their column: log_meta keeps milliseconds,
   so a local time from 9999-12-31T23:59:59.9995 on rounds to year 10000, which Arrow
   readers cannot read back; strptime takes year 0000.
@@ -14,11 +15,6 @@ The native module (`native/src/json.rs`, `time.rs`) never calls such a message c
 """
 
 from __future__ import annotations
-
-LOCAL_TS_SHAPE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}"  # %Y-%m-%dT%H:%M:%S.%f, 6 digits
-UTC_TS_SHAPE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"  # %Y-%m-%dT%H:%M:%SZ
-LOCAL_TS_FORMAT = "YYYY-MM-DDTHH:MM:SS.ffffff"
-UTC_TS_FORMAT = "YYYY-MM-DDTHH:MM:SSZ"
 
 FIRST_TIME = "0001-01-01 00:00:00"
 # From here on a local time, rounded to milliseconds, is in year 10000.

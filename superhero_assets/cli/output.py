@@ -1,0 +1,38 @@
+"""`superhero output adopt`: bind the Redis offsets to a copied output (see core/adopt.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from superhero_assets.cli import options
+from superhero_assets.core.adopt import adopt
+from superhero_assets.core.binding import kafka_cluster_id
+from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
+from superhero_assets.core.consume import make_consumer
+from superhero_assets.core.store import OutputStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    output = sub.add_parser("output", help="the output's binding to the Redis offsets")
+    actions = output.add_subparsers(dest="action", required=True)
+    adopt_cmd = actions.add_parser(
+        "adopt",
+        help="after copying the output to OUTPUT_FS, bind the Redis offsets to the copy",
+    )
+    options.add_output_fs(adopt_cmd, "the copy to adopt")
+    options.add_topics(adopt_cmd, "the topics whose offsets to bind")
+    output.set_defaults(handler=run_output)
+
+
+def run_output(args: argparse.Namespace, settings) -> int:
+    store = OutputStore(args.output_fs)
+    store.check_writable()
+    consumer = make_consumer(kafka_config_from_env())
+    try:
+        cluster = kafka_cluster_id(consumer)
+    finally:
+        consumer.close()
+    for moved in adopt(redis_from_env(), store, cluster, args.topics, ttl_ms=30_000):
+        was = moved.before.output_root if moved.before else "nothing"
+        print(f"{moved.topic}: offsets now bound to {moved.after.output_root} (were: {was})")
+    return 0

@@ -1,0 +1,203 @@
+"""`superhero stack up | down | status`: start, reuse, probe and stop the local services."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from superhero_assets.core.contract import PROBE_TOPIC, TOPIC_PARTITIONS
+from superhero_tools.settings import Settings
+from superhero_tools.stack import StackError, emulators, kafka, procs, redis_server
+from superhero_tools.stack.topics import ensure_topics
+
+SERVICES = ("redis", "kafka")
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: str
+    address: str
+    pid: int | None
+    healthy: bool
+    owner: str  # "stack" (we started it), "external" (it was already there) or "-"
+
+    def line(self) -> str:
+        state = "healthy" if self.healthy else "unreachable"
+        pid = str(self.pid) if self.pid else "-"
+        return f"{self.service:<6} {self.address:<22} pid={pid:<8} {state:<12} ({self.owner})"
+
+
+def _address(settings: Settings, service: str) -> str:
+    if service in emulators.EMULATORS:
+        return emulators.EmulatorSettings.from_env().address(service)
+    if service == "kafka":
+        return settings.kafka_bootstrap_servers
+    return f"{settings.redis_host}:{settings.redis_port}"
+
+
+def _answers(settings: Settings, service: str) -> bool:
+    if service in emulators.EMULATORS:
+        return emulators.answers(service, emulators.EmulatorSettings.from_env())
+    if service == "kafka":
+        return kafka.answers_as_kafka(settings)
+    return redis_server.answers_ping(settings)
+
+
+@contextlib.contextmanager
+def _stack_lock(settings: Settings) -> Iterator[None]:
+    """Serialise `up`/`down` on one state folder, so two callers never start two brokers."""
+    run = procs.run_dir(settings.state_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    with open(run / "stack.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _check_port_free(host: str, port: int, service: str, variable: str) -> None:
+    if procs.port_is_open(host, port):
+        raise StackError(
+            f"{host}:{port} is in use by something that is not {service}. Stop that program, "
+            f"or set {variable} to a free port."
+        )
+
+
+def _start(settings: Settings, service: str) -> procs.ProcessRecord:
+    if service in emulators.EMULATORS:
+        return emulators.start(service, settings, emulators.EmulatorSettings.from_env())
+    if service == "kafka":
+        _check_port_free(
+            settings.kafka_host, settings.kafka_port, "Kafka", "KAFKA_BOOTSTRAP_SERVERS"
+        )
+        _check_port_free(
+            settings.kafka_host,
+            settings.kafka_controller_port,
+            "Kafka's controller",
+            "KAFKA_CONTROLLER_PORT",
+        )
+        return kafka.start(settings)
+    _check_port_free(settings.redis_host, settings.redis_port, "Redis", "REDIS_PORT")
+    return redis_server.start(settings)
+
+
+def _wait_until(
+    ready: Callable[[], bool], record: procs.ProcessRecord | None, service: str, deadline: float
+) -> None:
+    while time.monotonic() < deadline:
+        if record is not None and not record.is_running():
+            raise StackError(
+                f"{service} exited during start-up. Its last log lines "
+                f"({record.log_file}):\n{procs.tail(record.log_file)}"
+            )
+        with contextlib.suppress(Exception):
+            # A probe that only succeeds after the deadline still counts as a timeout.
+            if ready() and time.monotonic() < deadline:
+                return
+        time.sleep(0.5)
+    where = (
+        f" Its last log lines ({record.log_file}):\n{procs.tail(record.log_file)}" if record else ""
+    )
+    raise StackError(
+        f"{service} was not usable within the start-up timeout (SUPERHERO_STACK_TIMEOUT).{where}"
+    )
+
+
+def _kafka_usable(settings: Settings) -> bool:
+    """Usable means a message produced and consumed back, not an open port."""
+    if not kafka.answers_as_kafka(settings):
+        return False
+    ensure_topics(settings.kafka_bootstrap_servers, {PROBE_TOPIC: 1})
+    kafka.round_trip(settings)
+    return True
+
+
+def up(
+    settings: Settings,
+    services: tuple[str, ...] = SERVICES,
+    echo: Callable[[str], None] = print,
+    with_emulators: tuple[str, ...] = (),
+) -> list[ServiceStatus]:
+    """Start whatever is not already answering, wait until each service is usable, set up topics.
+
+    with_emulators adds local object stores (s3, gcs, azure), each usable once its test
+    bucket takes a real put and get.
+    """
+    started: list[procs.ProcessRecord] = []
+    services = (*services, *with_emulators)
+    with _stack_lock(settings):
+        try:
+            records: dict[str, procs.ProcessRecord | None] = {}
+            for service in services:
+                record = procs.read_record(settings.state_dir, service)
+                if record and record.is_running():
+                    records[service] = record
+                elif _answers(settings, service):
+                    echo(f"{service}: already answering at {_address(settings, service)}; using it")
+                    records[service] = None
+                else:
+                    t0 = time.monotonic()
+                    record = _start(settings, service)
+                    echo(f"{service}: started pid {record.pid} in {time.monotonic() - t0:.1f}s")
+                    records[service] = record
+                    started.append(record)
+            deadline = time.monotonic() + settings.startup_timeout_s
+            if "redis" in services:
+                _wait_until(
+                    lambda: redis_server.answers_ping(settings), records["redis"], "redis", deadline
+                )
+            if "kafka" in services:
+                _wait_until(lambda: _kafka_usable(settings), records["kafka"], "kafka", deadline)
+                ensure_topics(settings.kafka_bootstrap_servers, TOPIC_PARTITIONS)
+            es = emulators.EmulatorSettings.from_env()
+            for service in with_emulators:
+                _wait_until(
+                    lambda s=service: emulators.usable(s, es), records[service], service, deadline
+                )
+        except BaseException:
+            for record in started:
+                procs.stop(record, grace_s=10)
+                procs.forget(settings.state_dir, record.service)
+            raise
+    return status(settings, services)
+
+
+def down(settings: Settings, purge: bool = False, echo: Callable[[str], None] = print) -> None:
+    """Stop only the processes `up` started (by PID file); with purge, delete the state folder."""
+    if not settings.state_dir.exists():
+        echo(f"nothing to stop: {settings.state_dir} does not exist")
+        return
+    with _stack_lock(settings):
+        # Kafka first, so it does not log Redis-independent noise while Redis stops.
+        for service in reversed((*SERVICES, *emulators.EMULATORS)):
+            record = procs.read_record(settings.state_dir, service)
+            if record is None:
+                continue
+            if record.is_running():
+                procs.stop(record)
+                echo(f"{service}: stopped pid {record.pid}")
+            procs.forget(settings.state_dir, service)
+    if purge:
+        shutil.rmtree(settings.state_dir, ignore_errors=True)
+        echo(f"removed {settings.state_dir}")
+
+
+def status(settings: Settings, services: tuple[str, ...] = SERVICES) -> list[ServiceStatus]:
+    result = []
+    for service in services:
+        record = procs.read_record(settings.state_dir, service)
+        running = record is not None and record.is_running()
+        healthy = _answers(settings, service)
+        owner = "stack" if running else ("external" if healthy else "-")
+        result.append(
+            ServiceStatus(
+                service,
+                _address(settings, service),
+                record.pid if running and record else None,
+                healthy,
+                owner,
+            )
+        )
+    return result

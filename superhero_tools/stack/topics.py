@@ -1,0 +1,66 @@
+"""Idempotent topic set-up: create what is missing, grow what has too few partitions."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+from superhero_tools.stack import StackError
+
+
+def ensure_topics(
+    bootstrap_servers: str, wanted: dict[str, int], timeout_s: float = 30.0
+) -> dict[str, int]:
+    """Make every topic in `wanted` exist with at least that many partitions; returns the counts."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = admin.list_topics(timeout=timeout_s).topics
+    missing = [
+        NewTopic(name, num_partitions=n, replication_factor=1)
+        for name, n in wanted.items()
+        if name not in existing
+    ]
+    if missing:
+        for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise StackError(f"Could not create topic {name}: {exc}") from exc
+    current = _settled_counts(admin, wanted, timeout_s)
+    grow = [NewPartitions(name, n) for name, n in wanted.items() if current.get(name, 0) < n]
+    if grow:
+        for name, future in admin.create_partitions(grow, operation_timeout=timeout_s).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                # Another caller (or metadata that was late) got there first: fine.
+                if exc.args[0].code() != KafkaError.INVALID_PARTITIONS:
+                    raise StackError(
+                        f"Could not grow topic {name} to {wanted[name]} partitions: {exc}"
+                    ) from exc
+        current = _settled_counts(admin, wanted, timeout_s)
+    short = {n: c for n, c in current.items() if c < wanted[n]}
+    if short:
+        raise StackError(f"Topics still have too few partitions: {short}; wanted {wanted}")
+    return current
+
+
+def _settled_counts(
+    admin: AdminClient, wanted: dict[str, int], timeout_s: float, settle_s: float = 10.0
+) -> dict[str, int]:
+    """Partition counts, re-read briefly while a just-created topic's metadata spreads."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        current = partition_counts(admin, list(wanted), timeout_s)
+        if all(current.get(n, 0) >= w for n, w in wanted.items()) or time.monotonic() > deadline:
+            return current
+        time.sleep(0.2)
+
+
+def partition_counts(
+    admin: AdminClient, names: list[str], timeout_s: float = 30.0
+) -> dict[str, int]:
+    topics = admin.list_topics(timeout=timeout_s).topics
+    return {name: len(topics[name].partitions) for name in names if name in topics}
