@@ -251,7 +251,7 @@ class Loader:
             self._keep_locks(pending)
             pending = pending.with_derived(
                 {
-                    chunk.stem: list(written)
+                    chunk.stem: {table: list(files) for table, files in written.items()}
                     for chunk in plan.chunks
                     if (written := self._derived.get((plan.etl_id, chunk))) is not None
                 }
