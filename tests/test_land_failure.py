@@ -7,6 +7,7 @@ fixed batches (no broker), parsing fails on one batch, the files are real.
 import pytest
 
 from superhero_assets.core import parse, pipeline, state
+from superhero_assets.core.pending_run import PendingRun, PriorState
 from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.store import OutputStore
 from tests import wire
@@ -44,7 +45,7 @@ def test_a_chunk_with_a_failed_batch_has_no_file(tmp_path, monkeypatch, failing_
     config = pipeline.LoaderConfig(topics=("lib.server.game",), return_memory=False)
     loader = pipeline.Loader({}, None, store, config)
     with pytest.raises(RuntimeError, match="cannot parse"):
-        loader.land_raw({"plan": plan.to_json(), "tokens": {}})
+        loader.land_raw(PendingRun(plan, {}, {}, PriorState(), 0, "", ""))
     failed = next(c for c in chunks if c.first <= failing_offset <= c.last)
     assert not store.exists(failed.relpath("raw_messages"))
     for table in ("buffer_meta", "log_meta", "lib_server_game"):

@@ -41,7 +41,7 @@ def land(elt) -> tuple[Plan, Callable[[], object]]:
     pending = loader.prepare(run_id="contiguity")
     loader.land_raw(pending)
     loader.derive_tables(pending)
-    return Plan.from_json(pending["plan"]), lambda: loader.commit(pending)
+    return pending.plan, lambda: loader.commit(pending)
 
 
 def kafka(elt) -> KafkaOffsets:

@@ -7,13 +7,13 @@ saying so, and the steps after it (the tables, their checks, the commit) are ski
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 
 from superhero_assets.assets.metadata import column_schema, range_metadata, table_preview
 from superhero_assets.core import checks, contract, heartbeat, manifest
 from superhero_assets.core.column_docs import TABLE_DESCRIPTIONS
+from superhero_assets.core.pending_run import PendingRun
 from superhero_assets.resources import BatchLoaderResource
 
 ELT_GROUP = "superhero_elt"
@@ -31,11 +31,11 @@ def announce_run(context: dg.AssetExecutionContext, loader: BatchLoaderResource)
 
 def this_runs_pending(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
-) -> dict[str, Any] | None:
+) -> PendingRun | None:
     """The pending plan raw_messages recorded in this Dagster run, if it found anything."""
     announce_run(context, loader)
     pending = manifest.read_pending(loader.output.store())
-    if pending is None or pending.get("run_id") != context.run.run_id:
+    if pending is None or pending.run_id != context.run.run_id:
         context.log.info(
             "raw_messages planned nothing in this run (materialize it too): nothing to do"
         )
@@ -75,18 +75,18 @@ def raw_messages(
         yield dg.AssetObservation(asset_key="raw_messages", metadata={"note": NOTHING_NEW})
         return
     stats = elt.land_raw(pending)
-    elt.record_derived(pending)
+    pending = elt.record_derived(pending)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": checks.table_rows(elt.store, "raw_messages"),
             "rows_this_run": stats["messages"],
-            "etl_id": pending["plan"]["etl_id"],
-            "kind": pending["plan"]["kind"],
+            "etl_id": pending.plan.etl_id,
+            "kind": pending.plan.kind,
             "bytes": stats["bytes"],
             "files": stats["files"],
             "duration_s": round(time.monotonic() - started, 3),
             "dagster/uri": f"{elt.store.root}/raw_messages",
-            **range_metadata(pending["plan"], loader.topics()),
+            **range_metadata(pending.plan, loader.topics()),
         }
     )
 
@@ -123,10 +123,10 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
                 "bytes": stats[name]["bytes"],
                 "files": stats[name]["files"],
                 **write_time(stats[name]["seconds"]),
-                "etl_id": pending["plan"]["etl_id"],
-                "preview": table_preview(store, name, pending["plan"]),
+                "etl_id": pending.plan.etl_id,
+                "preview": table_preview(store, name, pending.plan),
                 "dagster/uri": f"{store.root}/{name}",
-                **range_metadata(pending["plan"], contract.table_topics(name, loader.topics())),
+                **range_metadata(pending.plan, contract.table_topics(name, loader.topics())),
             },
         )
 

@@ -29,26 +29,22 @@ def column_schema(table: str, schema: pa.Schema) -> dg.TableSchema:
     )
 
 
-def range_metadata(plan: dict[str, Any], topics: tuple[str, ...]) -> dict[str, Any]:
+def range_metadata(plan: Plan, topics: tuple[str, ...]) -> dict[str, Any]:
     """The offsets this run read from the given topics, and any retention gap among them."""
-    ranges = [r for r in plan["ranges"] if r["topic"] in topics]
-    loaded = {
-        f"{r['topic']}[{r['partition']}]": f"{r['start']}..{r['end']}"
-        for r in ranges
-        if r["end"] >= r["start"]
-    }
-    gaps = {f"{r['topic']}[{r['partition']}]": r["gap"] for r in ranges if r["gap"]}
+    ranges = [r for r in plan.ranges if r.topic in topics]
+    loaded = {f"{r.topic}[{r.partition}]": f"{r.start}..{r.end}" for r in ranges if r.size}
+    gaps = {f"{r.topic}[{r.partition}]": list(r.gap) for r in ranges if r.gap}
     out: dict[str, Any] = {"offset_ranges": dg.MetadataValue.json(loaded)}
     if gaps:
         out["retention_gaps"] = dg.MetadataValue.json(gaps)
     return out
 
 
-def table_preview(store: OutputStore, table: str, plan: dict[str, Any]) -> dg.MetadataValue:
+def table_preview(store: OutputStore, table: str, plan: Plan) -> dg.MetadataValue:
     """The first rows this run wrote to the table, as a table the UI renders. Left out: the
     raw bytes (they are in raw_messages; quarantine's reason says what was wrong with them)
     and etl_id (the run's own, shown beside the preview)."""
-    files = run_files(store, Plan.from_json(plan), table)[:1]
+    files = run_files(store, plan, table)[:1]
     schema = contract.TABLES[table]
     columns = [f for f in schema if not pa.types.is_binary(f.type) and f.name != "etl_id"]
     head = first_rows(store, files, [f.name for f in columns])

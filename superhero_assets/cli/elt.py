@@ -13,7 +13,6 @@ from superhero_assets.cli import options
 from superhero_assets.core import progress
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.pipeline import Loader, LoaderConfig
-from superhero_assets.core.plan import Plan
 from superhero_assets.core.store import OutputStore
 
 
@@ -55,7 +54,7 @@ def run_load(args: argparse.Namespace, settings) -> int:
         print(json.dumps({"loaded": 0, "seconds": round(time.monotonic() - started, 3)}))
         return 0
     stream = sys.stderr if progress.wanted(args.no_progress) else None
-    planned = sum(c.last - c.first + 1 for c in Plan.from_json(pending["plan"]).chunks)
+    planned = sum(c.last - c.first + 1 for c in pending.plan.chunks)
     # The total counts offsets, and a few may hold no message (transaction markers), and a
     # redone run skips the chunks landed before it died: the line may end short of it.
     with progress.ProgressLine("load", stream, total=planned) as line:

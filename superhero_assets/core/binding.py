@@ -16,13 +16,13 @@ import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 from confluent_kafka import Consumer
 
 from superhero_assets.core import contract, manifest
 from superhero_assets.core.consume import cluster_metadata
+from superhero_assets.core.pending_run import PriorState
 from superhero_assets.core.state import StateError, TopicState, commit, read_state
 from superhero_assets.core.store import OutputStore
 
@@ -200,7 +200,7 @@ def write_back(
     r: redis.Redis,
     tokens: dict[str, str],
     states: dict[str, TopicState],
-    prior: dict[str, Any],
+    prior: PriorState,
     here: Binding,
 ) -> list[str]:
     """With nothing to load, still leave Redis telling the truth: offsets recovered from the
@@ -210,7 +210,7 @@ def write_back(
     stale = [
         t
         for t, st in states.items()
-        if prior["offsets"].get(t)
+        if prior.offsets.get(t)
         and (st.status == "missing" or (st.status == "ok" and bound[t] != here))
     ]
     if stale:
@@ -218,8 +218,8 @@ def write_back(
             r,
             {t: tokens[t] for t in stale},
             {t: states[t] for t in stale},
-            {t: prior["offsets"][t] for t in stale},
-            {t: prior["counts"][t] for t in stale},
+            {t: prior.offsets[t] for t in stale},
+            {t: prior.counts[t] for t in stale},
             here.to_json(),
         )
     return stale

@@ -20,8 +20,8 @@ WHOLE_TABLE = "whole_table"
 def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
     """The plan a Dagster run worked on: still pending, or among the newest finished runs."""
     pending = manifest.read_pending(store)
-    if pending and pending.get("run_id") == run_id:
-        return Plan.from_json(pending["plan"])
+    if pending and pending.run_id == run_id:
+        return pending.plan
     for path in reversed(store.list(manifest.RUNS, ".json")[-20:]):
         entry = store.read_json(path)
         if entry and entry.get("run_id") == run_id:
@@ -34,7 +34,7 @@ def whole_table_plan(store: OutputStore, topics: tuple[str, ...]) -> Plan:
     every chunk with a raw file, apart from those of a run still pending (its tables may be
     half written), and every retention gap the manifest records."""
     pending = manifest.read_pending(store)
-    in_flight = set(Plan.from_json(pending["plan"]).chunks) if pending else set()
+    in_flight = set(pending.plan.chunks) if pending else set()
     chunks = sorted(
         chunk
         for relpath in store.list("raw_messages", ".parquet")

@@ -134,7 +134,7 @@ def release_locks_of_run(r: redis.Redis, store: OutputStore, run_id: str) -> lis
     Its plan stays pending: the next run redoes it. Returns the topics released.
     """
     pending = manifest.read_pending(store)
-    if pending is None or pending.get("run_id") != run_id:
+    if pending is None or pending.run_id != run_id:
         return []
-    state.release_locks(r, pending["tokens"])  # only locks that still hold its tokens
-    return sorted(pending["tokens"])
+    state.release_locks(r, pending.tokens)  # only locks that still hold its tokens
+    return sorted(pending.tokens)

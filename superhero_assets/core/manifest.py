@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from superhero_assets.core.pending_run import PendingRun
 from superhero_assets.core.plan import Chunk
 from superhero_assets.core.store import OutputStore
 
@@ -19,12 +20,13 @@ HEAD = "_manifest/head.json"
 RUNS = "_manifest/runs"
 
 
-def read_pending(store: OutputStore) -> dict[str, Any] | None:
-    return store.read_json(PENDING)
+def read_pending(store: OutputStore) -> PendingRun | None:
+    data = store.read_json(PENDING)
+    return None if data is None else PendingRun.from_json(data)
 
 
-def write_pending(store: OutputStore, pending: dict[str, Any]) -> None:
-    store.write_json(PENDING, pending)
+def write_pending(store: OutputStore, pending: PendingRun) -> None:
+    store.write_json(PENDING, pending.to_json())
 
 
 def clear_pending(store: OutputStore) -> None:

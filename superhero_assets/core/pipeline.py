@@ -27,6 +27,7 @@ from superhero_assets.core.consume import make_consumer, make_source, read_chunk
 from superhero_assets.core.memory import return_freed_memory
 from superhero_assets.core.names import validate_topic
 from superhero_assets.core.parse import connect, parse_batch
+from superhero_assets.core.pending_run import PendingRun
 from superhero_assets.core.plan import Chunk, Plan
 from superhero_assets.core.planner import new_plan, plan_is_committed
 from superhero_assets.core.store import OutputStore
@@ -78,7 +79,7 @@ class Loader:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # 1-3: lock, state, plan (or the pending plan of a run that died)
-    def prepare(self, run_id: str = "") -> dict[str, Any] | None:
+    def prepare(self, run_id: str = "") -> PendingRun | None:
         """Lock the topics and record the plan; None when there is nothing to load.
 
         run_id names the caller (a Dagster run), so later phases can tell their plan apart.
@@ -94,7 +95,7 @@ class Loader:
         finally:
             consumer.close()
 
-    def _lock_and_plan(self, consumer, cluster_id: str, run_id: str) -> dict[str, Any] | None:
+    def _lock_and_plan(self, consumer, cluster_id: str, run_id: str) -> PendingRun | None:
         r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
         tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
         if self.config.heartbeat:
@@ -114,7 +115,7 @@ class Loader:
             )
             pending = manifest.read_pending(self.store)
             if pending is not None:
-                plan = Plan.from_json(pending["plan"])
+                plan = pending.plan
                 if plan_is_committed(plan, states):
                     self.log.info("run %s was committed before it could clean up", plan.etl_id)
                     manifest.clear_pending(self.store)
@@ -126,9 +127,7 @@ class Loader:
                     manifest.clear_pending(self.store)
                 else:
                     self.log.info("redoing run %s with its recorded plan", plan.etl_id)
-                    pending.update(
-                        tokens=tokens, expected=_raw(states), run_id=run_id, binding=here.to_json()
-                    )
+                    pending = pending.redone_by(tokens, _raw(states), run_id, here.to_json())
                     manifest.write_pending(self.store, pending)
                     return pending
             plan, prior = new_plan(consumer, self.store, states, self.config, self.log)
@@ -137,15 +136,15 @@ class Loader:
                     self.log.info("wrote the offsets of %s back to Redis", ", ".join(written))
                 self._release(tokens)
                 return None
-            pending = {
-                "plan": plan.to_json(),
-                "tokens": tokens,
-                "expected": _raw(states),
-                "prior": prior,
-                "started_at": _now_ms(),
-                "run_id": run_id,
-                "binding": here.to_json(),
-            }
+            pending = PendingRun(
+                plan=plan,
+                tokens=tokens,
+                expected=_raw(states),
+                prior=prior,
+                started_at=_now_ms(),
+                run_id=run_id,
+                binding=here.to_json(),
+            )
             manifest.write_pending(self.store, pending)
             return pending
         except BaseException:
@@ -153,13 +152,13 @@ class Loader:
             raise
 
     # 4: raw landing
-    def land_raw(self, pending: dict[str, Any]) -> dict[str, int]:
+    def land_raw(self, pending: PendingRun) -> dict[str, int]:
         """Land every planned chunk, one consume() batch at a time.
 
         A worker thread writes (and, with derive_while_landing, parses) batch b while the
         next is read, so memory holds a few batches, never a whole chunk.
         """
-        plan = Plan.from_json(pending["plan"])
+        plan = pending.plan
         derive = self.config.derive_while_landing
         if self.config.return_memory:
             return_freed_memory()
@@ -167,7 +166,7 @@ class Loader:
         try:
             source = make_source(self.kafka_config, sorted({c.topic for c in plan.chunks}))
         except BaseException:
-            self._release(pending["tokens"])
+            self._release(pending.tokens)
             raise
         in_flight: deque[Future] = deque()  # batches being added (and local chunks closing)
         uploading: deque[Future] = deque()  # chunks whose files go to an object store
@@ -232,33 +231,36 @@ class Loader:
         except BaseException:
             for future in (*in_flight, *uploading):
                 future.cancel()
-            self._release(pending["tokens"])
+            self._release(pending.tokens)
             raise
         finally:
             source.close()
             self._close_duckdb()  # derive_tables opens its own if it needs them
         return stats
 
-    def record_derived(self, pending: dict[str, Any]) -> None:
+    def record_derived(self, pending: PendingRun) -> PendingRun:
         """Note in the pending plan the chunks whose tables this Loader wrote while landing.
 
         derive_tables in another process (Dagster's next step) then takes them as they are
         instead of reading their raw files again.
         """
-        plan = Plan.from_json(pending["plan"])
+        plan = pending.plan
         try:
             # Only the lock holder may write the pending plan: one whose lock expired
             # meanwhile would overwrite the plan of the run that took over.
             self._keep_locks(pending)
-            pending["derived"] = {
-                chunk.stem: written
-                for chunk in plan.chunks
-                if (written := self._derived.get((plan.etl_id, chunk))) is not None
-            }
+            pending = pending.with_derived(
+                {
+                    chunk.stem: {table: list(files) for table, files in written.items()}
+                    for chunk in plan.chunks
+                    if (written := self._derived.get((plan.etl_id, chunk))) is not None
+                }
+            )
             manifest.write_pending(self.store, pending)
         except BaseException:
-            self._release(pending["tokens"])
+            self._release(pending.tokens)
             raise
+        return pending
 
     def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:
         tables = parse_batch(raw, etl_id, self._connection()) if derive else {}
@@ -297,14 +299,14 @@ class Loader:
             return con
 
     # 4 (continued): the typed tables and quarantine, one file per chunk and table
-    def derive_tables(self, pending: dict[str, Any]) -> dict[str, dict[str, float]]:
+    def derive_tables(self, pending: PendingRun) -> dict[str, dict[str, float]]:
         """Each table's files of the plan; {table: rows, bytes, files and the seconds spent
         encoding and writing them}, also for chunks derived while landing."""
-        plan = Plan.from_json(pending["plan"])
+        plan = pending.plan
         stats = {t: {"rows": 0, "bytes": 0, "files": 0, "seconds": 0.0} for t in contract.TABLES}
         if self.config.return_memory:
             return_freed_memory()
-        recorded = pending.get("derived", {})  # see record_derived
+        recorded = pending.derived  # see record_derived
         try:
             self._keep_locks(pending)  # even when every chunk was derived while landing
             for chunk in plan.chunks:
@@ -333,7 +335,7 @@ class Loader:
                     "etl_id": [plan.etl_id],
                     "service": ["Kafka"],
                     "mode": ["Batch"],
-                    "timestamp_start": [pending["started_at"]],
+                    "timestamp_start": [pending.started_at],
                     "timestamp_end": [_now_ms()],
                 },
                 schema=pa.schema(
@@ -350,7 +352,7 @@ class Loader:
                 rows=1, files=1, seconds=time.perf_counter() - etl_meta_started
             )
         except BaseException:
-            self._release(pending["tokens"])
+            self._release(pending.tokens)
             raise
         finally:
             self._close_duckdb()
@@ -363,16 +365,12 @@ class Loader:
             self._duckdb.clear()
 
     # 5-6: manifest, then Redis, then release
-    def commit(self, pending: dict[str, Any]) -> dict[str, Any]:
-        plan = Plan.from_json(pending["plan"])
+    def commit(self, pending: PendingRun) -> dict[str, Any]:
+        plan = pending.plan
         try:
             read = self._messages_per_partition(plan)
-            offsets = {
-                t: {int(p): o for p, o in v.items()} for t, v in pending["prior"]["offsets"].items()
-            }
-            counts = {
-                t: {int(p): c for p, c in v.items()} for t, v in pending["prior"]["counts"].items()
-            }
+            offsets = {t: dict(v) for t, v in pending.prior.offsets.items()}
+            counts = {t: dict(v) for t, v in pending.prior.counts.items()}
             for rng in plan.ranges:
                 if rng.size or rng.gap:
                     offsets[rng.topic][rng.partition] = rng.end
@@ -380,7 +378,7 @@ class Loader:
                     rng.partition, 0
                 ) + read.get((rng.topic, rng.partition), 0)
             entry = {
-                "run_id": pending.get("run_id", ""),
+                "run_id": pending.run_id,
                 **plan.to_json(),
                 "finished_at": _now_ms(),
                 "offsets_after": offsets,
@@ -391,17 +389,15 @@ class Loader:
             faults.maybe_die("before_manifest")
             manifest.append_run(self.store, entry, head)
             faults.maybe_die("before_commit")
-            expected = {
-                t: state.parse_state(t, *pending["expected"][t]) for t in self.config.topics
-            }
+            expected = {t: state.parse_state(t, *pending.expected[t]) for t in self.config.topics}
             state.commit(
-                self.redis_client, pending["tokens"], expected, offsets, counts, pending["binding"]
+                self.redis_client, pending.tokens, expected, offsets, counts, pending.binding
             )
             faults.maybe_die("after_commit")
             manifest.clear_pending(self.store)
             return entry
         finally:
-            self._release(pending["tokens"])
+            self._release(pending.tokens)
 
     def _messages_per_partition(self, plan: Plan) -> dict[tuple[str, int], int]:
         def rows(chunk: Chunk) -> int:
@@ -421,15 +417,13 @@ class Loader:
     def _release(self, tokens: dict[str, str]) -> None:
         heartbeat.release_locks(self.redis_client, tokens)
 
-    def _keep_locks(self, pending: dict[str, Any]) -> None:
+    def _keep_locks(self, pending: PendingRun) -> None:
         """Refresh the locks now, and from a heartbeat thread from now on (a phase may run in
         a process of its own); raise if they were lost."""
         if self.config.heartbeat:
-            heartbeat.keep_locks(
-                self.redis_client, pending["tokens"], self.config.lock_ttl_s * 1000
-            )
+            heartbeat.keep_locks(self.redis_client, pending.tokens, self.config.lock_ttl_s * 1000)
         if not state.refresh_locks(
-            self.redis_client, pending["tokens"], self.config.lock_ttl_s * 1000
+            self.redis_client, pending.tokens, self.config.lock_ttl_s * 1000
         ):
             raise state.StateError(
                 "This run lost its lock (it expired or another run took it over); stopping "

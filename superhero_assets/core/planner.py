@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 from confluent_kafka import Consumer
 
 from superhero_assets.core import manifest
 from superhero_assets.core.consume import watermarks
+from superhero_assets.core.pending_run import PriorState
 from superhero_assets.core.plan import Plan, chunk_range, make_etl_id, plan_range
 from superhero_assets.core.state import TopicState
 from superhero_assets.core.store import OutputStore
@@ -21,12 +21,12 @@ def new_plan(
     states: dict[str, TopicState],
     config,
     log: logging.Logger,
-) -> tuple[Plan, dict[str, Any]]:
+) -> tuple[Plan, PriorState]:
     """Plan [next offset, high watermark) of every partition; also return the prior state."""
     head = manifest.read_head(store)
     replay_topics = [t for t, s in states.items() if s.status == "reset"]
     history = manifest.chunk_history(store, replay_topics) if replay_topics else {}
-    prior: dict[str, Any] = {"offsets": {}, "counts": {}}
+    prior = PriorState()
     ranges, chunks = [], []
     for topic, st in states.items():
         recorded = manifest.head_offsets(head, topic)
@@ -49,8 +49,8 @@ def new_plan(
             loaded = {p: max(o, recorded.get(p, -1)) for p, o in st.last_offset.items()}
             loaded.update({p: o for p, o in recorded.items() if p not in loaded})
             counts = {**manifest.head_counts(head, topic), **st.counts}
-        prior["offsets"][topic] = dict(loaded)
-        prior["counts"][topic] = dict(counts)
+        prior.offsets[topic] = dict(loaded)
+        prior.counts[topic] = dict(counts)
         for partition, (low, high) in watermarks(consumer, topic).items():
             last = loaded.get(partition)
             rng = plan_range(topic, partition, None if last is None else last + 1, low, high)
