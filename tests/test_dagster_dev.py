@@ -26,6 +26,22 @@ pytestmark = pytest.mark.integration
 ARTIFACTS = Path(os.environ.get("SUPERHERO_TEST_ARTIFACTS", ".superhero-test/artifacts"))
 
 
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not chromium_available(),
+    reason="Debian's chromium and chromedriver "
+    "are not installed (make test installs them when run as root)",
+)
+
+
+def page_text(browser) -> str:
+    """The page's text, once the newsletter pop-up of a fresh instance is dismissed."""
+    from selenium.webdriver.common.by import By
+
+    for button in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+        button.click()
+    return browser.find_element(By.TAG_NAME, "body").text
+
+
 def all_passed(page_text: str) -> list[str]:
     return [m for m in re.findall(r"(\d+) / (\d+) Passed", page_text) if m[0] == m[1]]
 
@@ -103,22 +119,15 @@ def test_a_materialization_launched_through_graphql_succeeds(dev):
     assert dev.wait_rows("buffer_meta", total) == total
 
 
-@pytest.mark.skipif(
-    not chromium_available(),
-    reason="Debian's chromium and chromedriver "
-    "are not installed (make test installs them when run as root)",
-)
+@NEEDS_CHROMIUM
 def test_the_asset_graph_shows_the_tables_and_their_checks_in_a_browser(dev, tmp_path):
-    from selenium.webdriver.common.by import By
 
     browser = open_browser(str(tmp_path / "profile"))
     try:
         browser.get(f"{dev.url}/asset-groups/superhero_elt")
         deadline, text = time.monotonic() + 60, ""
         while time.monotonic() < deadline:
-            for button in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
-                button.click()  # the newsletter pop-up of a fresh instance
-            text = browser.find_element(By.TAG_NAME, "body").text
+            text = page_text(browser)
             if all(t in text for t in contract.TABLES) and len(all_passed(text)) >= 5:
                 break
             time.sleep(1)
@@ -133,11 +142,7 @@ def test_the_asset_graph_shows_the_tables_and_their_checks_in_a_browser(dev, tmp
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(
-    not chromium_available(),
-    reason="Debian's chromium and chromedriver "
-    "are not installed (make test installs them when run as root)",
-)
+@NEEDS_CHROMIUM
 def test_an_asset_page_shows_the_tables_size_on_disk_and_a_preview_table(dev, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -148,9 +153,7 @@ def test_an_asset_page_shows_the_tables_size_on_disk_and_a_preview_table(dev, tm
         while time.monotonic() < deadline:  # until no run is between its files and the UI
             browser.get(f"{dev.url}/assets/lib_server_game")
             time.sleep(3)
-            for button in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
-                button.click()
-            text = browser.find_element(By.TAG_NAME, "body").text
+            text = page_text(browser)
             found = re.search(r"Row count\n([\d,]+)", text)
             shown = int(found.group(1).replace(",", "")) if found else None
             on_disk = dev.rows("lib_server_game")
