@@ -30,7 +30,7 @@ $(BIN)/superhero: pyproject.toml requirements.lock
 
 # Without cargo the loader still runs, on the DuckDB path: the same tables, slower.
 # The wheel comes from compose/build-native.sh, as in the image, so the venv, the image and
-# tests/test_native_build.py share one build and Cargo's target dir stays warm between them.
+# tests/unit/test_native_build.py share one build and Cargo's target dir stays warm between them.
 $(NATIVE): $(BIN)/superhero $(NATIVE_SOURCES) compose/build-native.sh
 	@if [ -n "$(CARGO)" ]; then \
 		rm -rf $(VENV)/native-wheel && \

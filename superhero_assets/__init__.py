@@ -1,6 +1,6 @@
 """superhero-dataflow: a superhero game's Kafka log stream, loaded into Parquet by Dagster."""
 
-from superhero_assets.core import cloud_env as _cloud_env
+from superhero_assets.core.store import cloud_env as _cloud_env
 
 _cloud_env.apply()  # before any cloud library is imported: no metadata-address probes
 

@@ -11,5 +11,5 @@
   project, and a run per Redis pub/sub message.
 
 Tools may import the product (`superhero_assets`); the product never imports the tools
-(tests/test_layout.py checks).
+(tests/unit/test_layout.py checks).
 """

@@ -3,7 +3,7 @@
 //! confluent-kafka turns every message into a Python object (bytes for the value, a tuple
 //! for the timestamp), with the GIL held; that is most of what a bare consume() loop costs.
 //! This reader calls the very librdkafka confluent-kafka loaded (its path comes from
-//! Python, see `superhero_assets/core/kafka_native.py`) and copies each batch straight into
+//! Python, see `superhero_assets/core/kafka/native_reader.py`) and copies each batch straight into
 //! column buffers, without the GIL. Only the calls the loader needs are declared here.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};

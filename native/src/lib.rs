@@ -2,7 +2,7 @@
 //!
 //! Python hands over an Arrow binary array's buffers (int32 offsets and bytes) and gets
 //! back plain buffers in Arrow layout, which it wraps as arrays without copying.
-//! `superhero_assets/core/native.py` is the only caller.
+//! `superhero_assets/core/parse/native.py` is the only caller.
 
 mod canonical;
 mod columns;
@@ -116,7 +116,7 @@ fn fixed<'py, T: Copy>(
     )
 }
 
-/// Judge and split a batch of message values; see `superhero_assets/core/native.py`.
+/// Judge and split a batch of message values; see `superhero_assets/core/parse/native.py`.
 /// canonical=False skips the producer's layouts (`canonical.rs`), for tests.
 #[pyfunction]
 #[pyo3(signature = (offsets, data, start, rows, canonical = true))]

@@ -10,10 +10,11 @@ from collections.abc import Callable
 import dagster as dg
 
 from superhero_assets.assets.elt import ELT_POOL
-from superhero_assets.core import checks, contract, offset_checks
-from superhero_assets.core.plan import Plan
-from superhero_assets.core.served_offsets import KafkaOffsets
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core import contract
+from superhero_assets.core.kafka.served_offsets import KafkaOffsets
+from superhero_assets.core.quality import offset_checks, table_checks
+from superhero_assets.core.run.plan import Plan
+from superhero_assets.core.store.output_store import OutputStore
 from superhero_assets.resources import BatchLoaderResource
 
 QUARANTINE_WARN_RATE = 0.01
@@ -30,10 +31,10 @@ def scope_of(
     context: dg.AssetCheckExecutionContext, loader: BatchLoaderResource, store: OutputStore
 ) -> tuple[Plan, str]:
     """This run's plan, or the whole table when the check runs without the ELT."""
-    plan = checks.plan_for_run(store, context.op_execution_context.run_id)
+    plan = table_checks.plan_for_run(store, context.op_execution_context.run_id)
     if plan is not None:
         return plan, f"this run: {len(plan.chunks)} chunks of etl_id {plan.etl_id}"
-    plan = checks.whole_table_plan(store, loader.topics())
+    plan = table_checks.whole_table_plan(store, loader.topics())
     return plan, f"the whole table: {len(plan.chunks)} chunks (run without the ELT)"
 
 
@@ -55,8 +56,8 @@ def scoped(
 
 def _schema_check(table: str) -> dg.AssetChecksDefinition:
     def schema_matches_contract(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
-        files = checks.run_files(store, plan, table)
-        bad = checks.schema_mismatches(store, table, files)
+        files = table_checks.run_files(store, plan, table)
+        bad = table_checks.schema_mismatches(store, table, files)
         return dg.AssetCheckResult(
             passed=not bad,
             metadata={"files_checked": len(files), "mismatches": dg.MetadataValue.json(bad)},
@@ -67,7 +68,7 @@ def _schema_check(table: str) -> dg.AssetChecksDefinition:
 
 
 def _rows_equal(store: OutputStore, plan: Plan, table: str, expected: int) -> dg.AssetCheckResult:
-    rows = checks.row_count(store, checks.run_files(store, plan, table))
+    rows = table_checks.row_count(store, table_checks.run_files(store, plan, table))
     return dg.AssetCheckResult(
         passed=rows == expected, metadata={"expected": expected, "rows": rows}
     )
@@ -77,7 +78,7 @@ def _rows_equal(store: OutputStore, plan: Plan, table: str, expected: int) -> dg
 @scoped
 def buffer_meta_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """buffer_meta has one row for every message in raw_messages."""
-    read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
+    read = table_checks.row_count(store, table_checks.run_files(store, plan, "raw_messages"))
     return _rows_equal(store, plan, "buffer_meta", read)
 
 
@@ -85,14 +86,16 @@ def buffer_meta_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
 @scoped
 def lobby_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """lib_server_lobby has one row per participant of every loaded 'Starting Match'."""
-    return _rows_equal(store, plan, "lib_server_lobby", checks.expected_lobby_rows(store, plan))
+    return _rows_equal(
+        store, plan, "lib_server_lobby", table_checks.expected_lobby_rows(store, plan)
+    )
 
 
 @guard("lib_server_game", "one_row_per_attack")
 @scoped
 def game_rows(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """lib_server_game has one row per loaded 'Attack Completed'."""
-    return _rows_equal(store, plan, "lib_server_game", checks.attack_messages(store, plan))
+    return _rows_equal(store, plan, "lib_server_game", table_checks.attack_messages(store, plan))
 
 
 @guard("buffer_meta", "msg_id_unique")
@@ -145,8 +148,8 @@ def contiguity_result(report: offset_checks.Contiguity) -> dg.AssetCheckResult:
 @scoped
 def quarantine_rate(store: OutputStore, plan: Plan) -> dg.AssetCheckResult:
     """Under 1% of the messages read were quarantined (a warning, not a stop)."""
-    read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
-    bad = checks.row_count(store, checks.run_files(store, plan, "quarantine"))
+    read = table_checks.row_count(store, table_checks.run_files(store, plan, "raw_messages"))
+    bad = table_checks.row_count(store, table_checks.run_files(store, plan, "quarantine"))
     rate = bad / read if read else 0.0
     return dg.AssetCheckResult(
         passed=rate <= QUARANTINE_WARN_RATE,

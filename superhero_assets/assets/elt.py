@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import dagster as dg
 
 from superhero_assets.assets.metadata import column_schema, range_metadata, table_preview
-from superhero_assets.core import checks, contract, heartbeat, manifest
+from superhero_assets.core import contract
 from superhero_assets.core.column_docs import TABLE_DESCRIPTIONS
-from superhero_assets.core.pending_run import PendingRun
+from superhero_assets.core.quality import table_checks
+from superhero_assets.core.run import heartbeat, manifest
+from superhero_assets.core.run.pending_run import PendingRun
 from superhero_assets.resources import BatchLoaderResource
 
 ELT_GROUP = "superhero_elt"
@@ -78,7 +80,7 @@ def raw_messages(
     pending = elt.record_derived(pending)
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": checks.table_rows(elt.store, "raw_messages"),
+            "dagster/row_count": table_checks.table_rows(elt.store, "raw_messages"),
             "rows_this_run": stats["messages"],
             "etl_id": pending.plan.etl_id,
             "kind": pending.plan.kind,
@@ -118,7 +120,7 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
-                "dagster/row_count": checks.table_rows(store, name),
+                "dagster/row_count": table_checks.table_rows(store, name),
                 "rows_this_run": stats[name]["rows"],
                 "bytes": stats[name]["bytes"],
                 "files": stats[name]["files"],

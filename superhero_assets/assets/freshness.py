@@ -15,9 +15,11 @@ import dagster as dg
 from confluent_kafka import Consumer
 from pydantic import Field
 
-from superhero_assets.core import contract, data_freshness, lag
-from superhero_assets.core.consume import make_consumer
-from superhero_assets.core.data_freshness import Freshness, FreshnessWindow, TableFreshness
+from superhero_assets.core import contract
+from superhero_assets.core.kafka import lag
+from superhero_assets.core.kafka.consume import make_consumer
+from superhero_assets.core.quality import data_freshness
+from superhero_assets.core.quality.data_freshness import Freshness, FreshnessWindow, TableFreshness
 from superhero_assets.resources import BatchLoaderResource
 
 FRESH_CHECK = "fresh"

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from superhero_assets.core import contract
-from superhero_assets.core.checks import run_files
 from superhero_assets.core.column_docs import COLUMN_DESCRIPTIONS
-from superhero_assets.core.plan import Plan
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.quality.table_checks import run_files
+from superhero_assets.core.run.plan import Plan
+from superhero_assets.core.store.output_store import OutputStore
 
 PREVIEW_ROWS = 5
 # Cells are cut here so one long log message does not widen the whole preview.

@@ -2,7 +2,7 @@
 
 Dagster's default run launcher cannot tell that a run's process was killed: the run stays
 STARTED, holds the ELT pool's one slot, and the lag sensor waits for it forever. Each ELT
-run announces itself in Redis from a heartbeat thread (core/heartbeat.py); a STARTED run
+run announces itself in Redis from a heartbeat thread (core/run/heartbeat.py); a STARTED run
 whose announcement has lapsed for longer than the lock TTL is dead, and is marked failed.
 """
 
@@ -10,7 +10,8 @@ import time
 
 import dagster as dg
 
-from superhero_assets.core import contract, heartbeat
+from superhero_assets.core import contract
+from superhero_assets.core.run import heartbeat
 from superhero_assets.resources import BatchLoaderResource
 
 _IN_PROGRESS = [

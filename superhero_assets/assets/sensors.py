@@ -11,9 +11,10 @@ from pydantic import Field
 
 from superhero_assets.assets import freshness, recovery
 from superhero_assets.assets.elt import ELT_GROUP
-from superhero_assets.core import binding, lag
-from superhero_assets.core.consume import make_consumer
 from superhero_assets.core.contract import TABLES
+from superhero_assets.core.kafka import lag
+from superhero_assets.core.kafka.consume import make_consumer
+from superhero_assets.core.run import binding
 from superhero_assets.resources import BatchLoaderResource
 
 elt_job = dg.define_asset_job(

@@ -9,11 +9,10 @@ import os
 import sys
 import time
 
-from superhero_assets.cli import options
-from superhero_assets.core import progress
+from superhero_assets.cli import options, progress
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
-from superhero_assets.core.pipeline import Loader, LoaderConfig
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.run.pipeline import Loader, LoaderConfig
+from superhero_assets.core.store.output_store import OutputStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +86,7 @@ def register_freshness(sub: argparse._SubParsersAction) -> None:
 def run_freshness(args: argparse.Namespace, settings) -> int:
     from datetime import UTC, datetime
 
-    from superhero_assets.core.freshness import delays, newest_loaded
+    from superhero_assets.core.quality.freshness import delays, newest_loaded
 
     store = OutputStore(args.output_fs)
     newest = newest_loaded(store)

@@ -11,11 +11,11 @@ import os
 import redis
 from confluent_kafka import KafkaException
 
-from superhero_assets.core import kafka_errors
 from superhero_assets.core.connections import kafka_config_from_env
-from superhero_assets.core.consume import ConsumeError
-from superhero_assets.core.plan import PlanError
-from superhero_assets.core.state import StateError
+from superhero_assets.core.kafka import errors as kafka_errors
+from superhero_assets.core.kafka.consume import ConsumeError
+from superhero_assets.core.run.plan import PlanError
+from superhero_assets.core.run.state import StateError
 
 _NOT_REDIS = "Check REDIS_HOST and REDIS_PORT: they must name a Redis server, not another service"
 

@@ -1,7 +1,7 @@
 """`superhero lag`: per partition, the committed offset, the high watermark, the lag and the age
 of the oldest unloaded message, like `kafka-consumer-groups --describe` for offsets in Redis.
 
-The offsets and lag come from core/lag.py, as the lag sensor measures them. Nothing is
+The offsets and lag come from core/kafka/lag.py, as the lag sensor measures them. Nothing is
 committed; the only message read is the first unloaded one of each lagging partition, for its
 timestamp.
 """
@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 
 from superhero_assets.cli import options
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
-from superhero_assets.core.consume import make_consumer
-from superhero_assets.core.lag import committed_next_offsets, measure, oldest_age_s
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.kafka.consume import make_consumer
+from superhero_assets.core.kafka.lag import committed_next_offsets, measure, oldest_age_s
+from superhero_assets.core.store.output_store import OutputStore
 
 EXIT_UNMEASURABLE = 2  # a partition's lag cannot be given (its stored offset is past the end)
 

@@ -1,7 +1,7 @@
 """Options that several commands share, spelled once: the same flag, default and help everywhere.
 
 Each help ends with its default, and names the environment variable behind it, as every
-option of `superhero` does (tests/test_cli_help.py checks).
+option of `superhero` does (tests/integration/test_cli_help.py checks).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""`superhero output adopt`: bind the Redis offsets to a copied output (see core/adopt.py)."""
+"""`superhero output adopt`: bind the Redis offsets to a copied output (see core/run/adopt.py)."""
 
 from __future__ import annotations
 
 import argparse
 
 from superhero_assets.cli import options
-from superhero_assets.core.adopt import adopt
-from superhero_assets.core.binding import kafka_cluster_id
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
-from superhero_assets.core.consume import make_consumer
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.kafka.consume import make_consumer
+from superhero_assets.core.run.adopt import adopt
+from superhero_assets.core.run.binding import kafka_cluster_id
+from superhero_assets.core.store.output_store import OutputStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

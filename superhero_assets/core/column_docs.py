@@ -1,6 +1,6 @@
 """What each table and column means: the descriptions the Dagster UI shows beside the schema.
 
-Kept beside contract.py, one entry per contract column; tests/test_column_docs.py fails when
+Kept beside contract.py, one entry per contract column; tests/unit/test_column_docs.py fails when
 a column gains no description or a description outlives its column.
 """
 

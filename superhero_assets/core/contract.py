@@ -62,7 +62,7 @@ def lock_key(topic: str) -> str:
 
 
 def run_alive_key(run_id: str) -> str:
-    """Present while the Dagster run's process lives (core/heartbeat.py), expiring after it."""
+    """Present while the Dagster run's process lives (core/run/heartbeat.py), expiring after it."""
     return f"superhero.elt.run.{run_id}.alive"
 
 

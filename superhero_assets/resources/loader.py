@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from superhero_assets.core import contract
-from superhero_assets.core.pipeline import Loader, LoaderConfig
+from superhero_assets.core.run.pipeline import Loader, LoaderConfig
 from superhero_assets.resources.kafka import KafkaResource
 from superhero_assets.resources.output import OutputResource
 from superhero_assets.resources.redis_state import RedisStateResource

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pydantic import Field
 
-from superhero_assets.core.store import OutputStore, storage_options_from_env
+from superhero_assets.core.store.output_store import OutputStore, storage_options_from_env
 
 
 class OutputResource(dg.ConfigurableResource):

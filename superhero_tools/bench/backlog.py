@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from superhero_assets.core.progress import ProgressLine
+from superhero_assets.cli.progress import ProgressLine
 
 
 def produce(
@@ -59,19 +59,19 @@ def produce(
 
 def reconcile(root: str, expected: dict) -> bool:
     """The tables hold exactly the produced backlog: every offset once, every row accounted."""
-    from superhero_assets.core import checks
-    from superhero_assets.core.store import OutputStore
+    from superhero_assets.core.quality import table_checks
+    from superhero_assets.core.store.output_store import OutputStore
 
     store = OutputStore(root)
 
     def rows(table: str) -> int:
-        return checks.row_count(store, store.list(table, ".parquet"))
+        return table_checks.row_count(store, store.list(table, ".parquet"))
 
     n = expected["messages"]
     return all(
         [
             rows("buffer_meta") == n,
-            checks.duplicate_msg_ids(store, "buffer_meta") == 0,
+            table_checks.duplicate_msg_ids(store, "buffer_meta") == 0,
             rows("raw_messages") == n,
             rows("log_meta") == n,
             rows("quarantine") == 0,
@@ -120,7 +120,7 @@ def output_root(output_fs: str | None, tag: str) -> str:
 def cleanup(bootstrap: str, topics: list[str], roots: list[str | None]) -> None:
     from confluent_kafka.admin import AdminClient
 
-    from superhero_assets.core.store import OutputStore
+    from superhero_assets.core.store.output_store import OutputStore
 
     admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive its futures
     for future in admin.delete_topics(topics, operation_timeout=30).values():

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from superhero_assets.cli import options
-from superhero_assets.core import progress
+from superhero_assets.cli import options, progress
 from superhero_tools.bench.run import run_bench
 
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from superhero_assets.core.progress import ProgressLine, value_bytes
+from superhero_assets.cli.progress import ProgressLine, value_bytes
 from superhero_tools.bench.backlog import delete_keys, kafka_config, redis_client
 from superhero_tools.devserver import MATERIALIZE_ALL, dagster_cli
 
@@ -74,7 +74,7 @@ def measure_ceiling(spec: dict) -> dict:
     """Count messages and bytes with the loader's own consumer settings, nothing else."""
     from confluent_kafka import TopicPartition
 
-    from superhero_assets.core.consume import make_consumer, watermarks
+    from superhero_assets.core.kafka.consume import make_consumer, watermarks
 
     config = kafka_config(spec["bootstrap"])
     if spec.get("big_read_ahead"):  # the settings before issue 6, so ours never lower the bar
@@ -125,8 +125,8 @@ def measure_product(spec: dict) -> dict:
     """One full run from a fresh offset state, then one with nothing to do."""
     import fsspec
 
-    from superhero_assets.core.pipeline import Loader, LoaderConfig
-    from superhero_assets.core.store import OutputStore
+    from superhero_assets.core.run.pipeline import Loader, LoaderConfig
+    from superhero_assets.core.store.output_store import OutputStore
 
     def loader() -> Loader:
         config = LoaderConfig(

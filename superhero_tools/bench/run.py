@@ -7,7 +7,7 @@ import sys
 import uuid
 from typing import Any
 
-from superhero_assets.core.progress import ProgressLine, step
+from superhero_assets.cli.progress import ProgressLine, step
 from superhero_tools.bench.backlog import cleanup, output_root, produce, reconcile
 from superhero_tools.bench.measure import measure_in_child, time_dagster_cli
 

@@ -1,4 +1,4 @@
-"""After the chaos: the asset checks' questions (core/checks.py) over the whole output.
+"""After the chaos: the asset checks' questions (quality/table_checks.py) over the whole output.
 
 The Dagster asset checks ask them of one run; here every finished run in the manifest is
 asked, plus the whole-table questions, plus "is everything committed and nothing pending".
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import redis
 
-from superhero_assets.core import checks, contract, manifest, state
-from superhero_assets.core.consume import make_consumer, watermarks
-from superhero_assets.core.plan import Plan
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core import contract
+from superhero_assets.core.kafka.consume import make_consumer, watermarks
+from superhero_assets.core.quality import table_checks
+from superhero_assets.core.run import manifest, state
+from superhero_assets.core.run.plan import Plan
+from superhero_assets.core.store.output_store import OutputStore
 
 QUARANTINE_WARN_RATE = 0.01  # the asset check's warning threshold (not a failure)
 
@@ -23,16 +25,16 @@ def run_checks(
     passed: dict[str, bool] = {}
     detail: dict[str, object] = {}
     for table in ("raw_messages", *contract.TABLES):
-        bad = checks.schema_mismatches(store, table, store.list(table, ".parquet"))
+        bad = table_checks.schema_mismatches(store, table, store.list(table, ".parquet"))
         passed[f"{table}_schema_matches_contract"] = not bad
         if bad:
             detail[f"{table}_schema_matches_contract"] = dict(list(bad.items())[:3])
     for table in ("buffer_meta", "log_meta", "quarantine"):
-        dups = checks.duplicate_msg_ids(store, table)
+        dups = table_checks.duplicate_msg_ids(store, table)
         passed[f"{table}_msg_id_unique"] = dups == 0
         if dups:
             detail[f"{table}_msg_id_unique"] = dups
-    holes = checks.offset_holes(store)
+    holes = table_checks.offset_holes(store)
     passed["buffer_meta_offsets_contiguous"] = not holes
     if holes:
         detail["buffer_meta_offsets_contiguous"] = holes
@@ -41,15 +43,16 @@ def run_checks(
     noisy_runs = []
     for entry in manifest.run_entries(store):
         plan = Plan.from_json(entry)
-        read = checks.row_count(store, checks.run_files(store, plan, "raw_messages"))
+        read = table_checks.row_count(store, table_checks.run_files(store, plan, "raw_messages"))
         rows = {
-            t: checks.row_count(store, checks.run_files(store, plan, t)) for t in contract.TABLES
+            t: table_checks.row_count(store, table_checks.run_files(store, plan, t))
+            for t in contract.TABLES
         }
         if rows["buffer_meta"] != read:
             per_run["buffer_meta_rows_equal_messages_read"].append(plan.etl_id)
-        if rows["lib_server_lobby"] != checks.expected_lobby_rows(store, plan):
+        if rows["lib_server_lobby"] != table_checks.expected_lobby_rows(store, plan):
             per_run["lobby_rows_equal_participants"].append(plan.etl_id)
-        if rows["lib_server_game"] != checks.attack_messages(store, plan):
+        if rows["lib_server_game"] != table_checks.attack_messages(store, plan):
             per_run["game_rows_equal_attacks"].append(plan.etl_id)
         if read and rows["quarantine"] / read > QUARANTINE_WARN_RATE:
             noisy_runs.append(plan.etl_id)

@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter
 
-from superhero_assets.core.store import OutputStore
+from superhero_assets.core.store.output_store import OutputStore
 from superhero_tools.chaos import checks, faults, reconcile
 from superhero_tools.chaos.rig import Rig, mount_tmpfs, unmount
 from superhero_tools.settings import Settings

@@ -148,11 +148,11 @@ def reconcile(produced: list[Produced], tables: dict[str, pa.Table]) -> dict:
 
 def read_output(store) -> dict[str, pa.Table]:
     """The key columns of every table, as a reader globbing {table}/**/*.parquet sees them."""
-    from superhero_assets.core import checks
+    from superhero_assets.core.quality import table_checks
 
     tables = {}
     for name, cols in KEYS.items():
         if name == "buffer_meta":
             cols = ["topic", "partition", "offset", "checksum"]
-        tables[name] = checks.read_tables(store, store.list(name, ".parquet"), cols)
+        tables[name] = table_checks.read_tables(store, store.list(name, ".parquet"), cols)
     return tables

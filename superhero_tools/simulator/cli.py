@@ -144,7 +144,7 @@ def _players(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from superhero_assets.core.progress import wanted
+    from superhero_assets.cli.progress import wanted
     from superhero_tools.simulator import bulk, kafka_log, wire
     from superhero_tools.simulator.progress import Progress
 

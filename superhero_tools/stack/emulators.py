@@ -100,7 +100,7 @@ def output_fs(service: str, es: EmulatorSettings, prefix: str = "") -> str:
 
 def store_for(service: str, es: EmulatorSettings, prefix: str = ""):
     """An OutputStore on the emulator's bucket, configured from client_env alone."""
-    from superhero_assets.core.store import OutputStore, storage_options_from_env
+    from superhero_assets.core.store.output_store import OutputStore, storage_options_from_env
 
     url = output_fs(service, es, prefix)
     env = {**_without_cloud_vars(os.environ), **client_env(service, es)}

@@ -1,0 +1,1 @@
+"""The answers behind the asset checks: row counts, contiguous offsets and freshness."""

@@ -1,0 +1,97 @@
+"""The run in progress, typed: what `_manifest/pending.json` holds and every phase takes.
+
+prepare() writes it under the topic locks; land_raw, derive_tables and commit take it, in
+one process or in Dagster steps of their own; a run that dies leaves it, and the next run
+redoes exactly its plan. The JSON keys are those earlier versions wrote, so a pending run
+left by one is still redone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from superhero_assets.core.run.plan import Plan
+
+# {topic: {partition: value}}: offsets or message counts.
+PerPartition = dict[str, dict[int, int]]
+# A table's files of one chunk: [rows, bytes, seconds]; runs before seconds were kept wrote
+# [rows, bytes].
+Written = list[float]
+
+
+@dataclass(frozen=True)
+class PriorState:
+    """The offsets and counts the run starts from: what its commit advances."""
+
+    offsets: PerPartition = field(default_factory=dict)
+    counts: PerPartition = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offsets": _str_keys(self.offsets), "counts": _str_keys(self.counts)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PriorState:
+        return cls(_int_keys(data["offsets"]), _int_keys(data["counts"]))
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """One run's plan and the locks and Redis state it was planned under."""
+
+    plan: Plan
+    tokens: dict[str, str]  # {topic: fencing token of the lock this run holds}
+    # {topic: [last_offset, counts]} as raw Redis values: the commit refuses if they moved.
+    expected: dict[str, list[str | None]]
+    prior: PriorState
+    started_at: int  # epoch milliseconds: etl_meta.timestamp_start
+    run_id: str  # who runs it: a Dagster run id, or the CLI's own
+    binding: str  # core/binding.Binding as JSON: which output and cluster the commit is for
+    # {chunk stem: {table: Written}} of the chunks derived while landing (record_derived).
+    derived: dict[str, dict[str, Written]] = field(default_factory=dict)
+
+    def redone_by(
+        self,
+        tokens: dict[str, str],
+        expected: dict[str, list[str | None]],
+        run_id: str,
+        binding: str,
+    ) -> PendingRun:
+        """The same plan, taken over by a new run under its own locks."""
+        return replace(self, tokens=tokens, expected=expected, run_id=run_id, binding=binding)
+
+    def with_derived(self, derived: dict[str, dict[str, Written]]) -> PendingRun:
+        return replace(self, derived=derived)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_json(),
+            "tokens": self.tokens,
+            "expected": self.expected,
+            "prior": self.prior.to_json(),
+            "started_at": self.started_at,
+            "run_id": self.run_id,
+            "binding": self.binding,
+            "derived": self.derived,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PendingRun:
+        return cls(
+            plan=Plan.from_json(data["plan"]),
+            tokens=data["tokens"],
+            expected=data["expected"],
+            prior=PriorState.from_json(data["prior"]),
+            started_at=data["started_at"],
+            run_id=data.get("run_id", ""),
+            binding=data.get("binding", ""),
+            derived=data.get("derived", {}),
+        )
+
+
+def _str_keys(values: PerPartition) -> dict[str, dict[str, int]]:
+    return {topic: {str(p): v for p, v in parts.items()} for topic, parts in values.items()}
+
+
+def _int_keys(values: dict[str, dict[str, int]]) -> PerPartition:
+    return {topic: {int(p): v for p, v in parts.items()} for topic, parts in values.items()}

@@ -1,0 +1,508 @@
+"""The compose file for Docker users stays in step with the stack's contract (no engine needed)."""
+
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from superhero_assets.core.contract import TOPIC_PARTITIONS
+from superhero_tools.settings import DEFAULT_KAFKA_VERSION
+
+COMPOSE = Path(__file__).parents[2] / "compose" / "docker-compose.local.yml"
+
+
+def test_local_compose_has_kafka_redis_and_the_topics():
+    spec = yaml.safe_load(COMPOSE.read_text())
+    services = spec["services"]
+    assert {"kafka", "redis", "kafka-setup"} <= set(services)
+    assert services["kafka"]["image"] == f"apache/kafka:{DEFAULT_KAFKA_VERSION}"
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    # Published on loopback only.
+    for name in ("kafka", "redis"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"])
+    script = services["kafka-setup"]["command"][0]
+    assert dict(re.findall(r"([\w.]+):(\d)", script.split("\n")[1])) == {
+        name: str(n) for name, n in TOPIC_PARTITIONS.items()
+    }
+
+
+# --- the whole platform and the cloud overlays ----------------------------------------------
+
+import shutil as _shutil  # noqa: E402
+import sys as _sys  # noqa: E402
+
+COMPOSE_DIR = COMPOSE.parent
+CLOUD_FILES = {
+    "aws": {"OUTPUT_FS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"},
+    "gcp": {"OUTPUT_FS", "GCP_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"},
+    "azure": {
+        "OUTPUT_FS",
+        "AZURE_ACCOUNT_NAME",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+    },
+}
+THIRD_PARTY_IMAGES = ("apache/kafka", "redis", "postgres")
+
+
+def _project_reads() -> set[str]:
+    """Every UPPER_CASE name in the project's source (the variables it reads or passes on),
+    and those the compose's Dagster instance reads (`env:` in compose/dagster.yaml)."""
+    names: set[str] = set()
+    for package in ("superhero_assets", "superhero_tools"):
+        for path in (COMPOSE_DIR.parent / package).rglob("*.py"):
+            names |= set(re.findall(r"[\"']([A-Z][A-Z0-9_]{2,})[\"']", path.read_text()))
+    return names | _instance_env_names()
+
+
+def _project_services(spec: dict) -> dict:
+    return {
+        name: svc
+        for name, svc in spec["services"].items()
+        if not str(svc.get("image", "")).startswith(THIRD_PARTY_IMAGES)
+    }
+
+
+def test_local_compose_runs_the_whole_platform():
+    spec = yaml.safe_load(COMPOSE.read_text())
+    assert {
+        "kafka",
+        "redis",
+        "kafka-setup",
+        "server",
+        "player",
+        "dagster-webserver",
+        "dagster-daemon",
+        "worker",
+        "postgres",
+    } <= set(spec["services"])
+    assert (COMPOSE_DIR / "Dockerfile").exists()
+    for svc in _project_services(spec).values():
+        assert svc["build"]["dockerfile"] == "compose/Dockerfile"
+
+
+def test_every_variable_the_compose_files_set_is_one_the_project_reads():
+    reads = _project_reads()
+    for path in [COMPOSE, *(COMPOSE_DIR / f"docker-compose.{c}.yml" for c in CLOUD_FILES)]:
+        spec = yaml.safe_load(path.read_text())
+        for name, svc in _project_services(spec).items():
+            unknown = set(svc.get("environment") or {}) - reads
+            assert not unknown, f"{path.name}:{name} sets {unknown}, which nothing reads"
+
+
+def test_cloud_files_differ_from_local_only_in_output_fs_and_credentials():
+    local = yaml.safe_load(COMPOSE.read_text())
+    for cloud, expected in CLOUD_FILES.items():
+        spec = yaml.safe_load((COMPOSE_DIR / f"docker-compose.{cloud}.yml").read_text())
+        assert set(spec["services"]) <= set(local["services"])
+        for svc in spec["services"].values():
+            assert set(svc) <= {"environment", "secrets"}
+            assert set(svc["environment"]) == expected
+            assert not any(
+                v.startswith(("AKIA", "-----BEGIN")) for v in svc["environment"].values()
+            )
+
+
+# --- the image: compose/Dockerfile, read as Docker reads it ------------------------------
+
+import contextlib  # noqa: E402
+import importlib  # noqa: E402
+import shlex  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = COMPOSE_DIR.parent
+DOCKERFILE = COMPOSE_DIR / "Dockerfile"
+INSTANCE_YAML = COMPOSE_DIR / "dagster.yaml"
+DAGSTER_SERVICES = ("dagster-webserver", "dagster-daemon", "worker")
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def args(self, instruction: str) -> list[str]:
+        return [args for name, args in self.instructions if name == instruction]
+
+    def env(self) -> dict[str, str]:
+        return dict(pair.split("=", 1) for env in self.args("ENV") for pair in shlex.split(env))
+
+
+def _stages() -> list[Stage]:
+    """The Dockerfile's stages in order: comment lines dropped, continued lines joined."""
+    lines = [line for line in DOCKERFILE.read_text().splitlines() if not line.startswith("#")]
+    stages: list[Stage] = []
+    for line in re.sub(r"\\\n\s*", " ", "\n".join(lines)).splitlines():
+        instruction, _, args = line.strip().partition(" ")
+        if instruction.upper() == "FROM":
+            base, name = re.fullmatch(r"(\S+)(?:\s+as\s+(\S+))?", args, re.IGNORECASE).groups()
+            stages.append(Stage(base, name or ""))
+        elif instruction:
+            stages[-1].instructions.append((instruction.upper(), args.strip()))
+    return stages
+
+
+def _stage(name: str) -> Stage:
+    (stage,) = [s for s in _stages() if s.name == name]
+    return stage
+
+
+def _copies(stage: Stage) -> list[list[str]]:
+    return [shlex.split(args) for args in stage.args("COPY")]
+
+
+def _image_files() -> dict[str, Path]:
+    """Each file the runtime stage copies from the repository: {path in the image: file}."""
+    runtime = _stages()[-1]
+    env = runtime.env()
+    files = {}
+    for *sources, dest in _copies(runtime):
+        if sources[0].startswith("--from="):
+            continue
+        dest = re.sub(r"\$\{?(\w+)\}?", lambda m: env[m.group(1)], dest)
+        for source in sources:
+            target = f"{dest}{Path(source).name}" if dest.endswith("/") else dest
+            files[target] = ROOT / source
+    return files
+
+
+def _owned_dirs() -> set[str]:
+    """The folders the runtime stage gives its user: `chown -R <user>` arguments."""
+    runtime = _stages()[-1]
+    env = runtime.env()
+    owned: set[str] = set()
+    for run in runtime.args("RUN"):
+        for match in re.finditer(r"chown -R \w+ ([^&]+)", run):
+            words = match.group(1).replace('"', "").split()
+            owned |= {re.sub(r"\$\{?(\w+)\}?", lambda m: env[m.group(1)], w) for w in words}
+    return owned
+
+
+def test_the_image_builds_the_native_wheel_in_a_build_stage_with_the_tested_script():
+    stages = _stages()
+    assert [s.name for s in stages][-2:] == ["build", "runtime"]
+    build, runtime = stages[-2], stages[-1]
+    # The same base image: the wheel is built against the glibc it runs on.
+    assert build.base == runtime.base
+    (run,) = [r for r in build.args("RUN") if "build-native.sh" in r]
+    # The very script tests/unit/test_native_build.py runs, on the repository's own native/.
+    assert re.fullmatch(r"PYTHON=python3 sh compose/build-native.sh /wheels", run)
+    sources = {src for *srcs, _ in _copies(build) for src in srcs}
+    assert {"native", "requirements.lock", "compose/build-native.sh"} <= sources
+
+
+def test_the_runtime_stage_installs_the_wheel_from_the_build_stage():
+    runtime = _stage("runtime")
+    (wheel_copy,) = [c for c in _copies(runtime) if c[0] == "--from=build"]
+    assert wheel_copy[1] == "/wheels"
+    wheel_dir = wheel_copy[2]
+    runs = runtime.args("RUN")
+    # The install tests/unit/test_native_build.py repeats (there into a --target folder).
+    assert any(f"pip install --no-deps {wheel_dir}/*.whl" in r for r in runs)
+    # The hash-locked requirements first, and a build that fails if the wheel does not import.
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in runs
+    assert any("native.available()" in r for r in runs)
+
+
+def test_the_image_ships_the_projects_dagster_yaml_and_the_compose_instance():
+    runtime = _stage("runtime")
+    files = _image_files()
+    home = runtime.env()["DAGSTER_HOME"]
+    assert files[f"{home}/dagster.yaml"] == ROOT / "dagster.yaml"
+    assert files["/opt/dagster/compose/dagster.yaml"] == INSTANCE_YAML
+    assert files["/opt/dagster/compose/workspace.yaml"] == COMPOSE_DIR / "workspace.yaml"
+    assert all(path.exists() for path in files.values())
+
+
+def test_the_image_runs_as_a_non_root_user_that_owns_what_it_writes():
+    runtime = _stage("runtime")
+    user = runtime.args("USER")[-1]
+    assert user not in ("root", "0")
+    assert any(re.search(rf"useradd .*--uid 10001 {user}\b", r) for r in runtime.args("RUN"))
+    home = runtime.env()["DAGSTER_HOME"]
+    assert {home, "/opt/dagster/compose", "/data"} <= _owned_dirs()
+
+
+def test_the_build_context_holds_only_what_the_dockerfile_copies():
+    rules = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rules[0] == "*"  # everything else stays out: state, venvs, cloud secrets
+    allowed = {rule[1:] for rule in rules if rule.startswith("!")}
+    copied = {
+        source
+        for stage in _stages()
+        for *sources, _ in _copies(stage)
+        if not sources[0].startswith("--from=")
+        for source in sources
+    }
+    assert allowed == copied
+    assert "native/target" in rules  # Cargo's build cache, hundreds of MB
+
+
+# --- the compose's Dagster: Postgres, the worker as code server, healthchecks -------------
+
+
+def _instance_env_names() -> set[str]:
+    return set(re.findall(r"env: (\w+)", INSTANCE_YAML.read_text()))
+
+
+def _compose_value(value: str) -> str:
+    """A compose value as compose gives it when the user sets nothing: ${VAR:-default}."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+
+
+def _option(command: list[str], *names: str) -> str:
+    (i,) = [i for i, word in enumerate(command) if word in names]
+    return command[i + 1]
+
+
+def _workspace() -> dict:
+    files = _image_files()
+    spec = yaml.safe_load(COMPOSE.read_text())
+    paths = {_option(spec["services"][s]["command"], "-w") for s in DAGSTER_SERVICES[:2]}
+    (path,) = paths  # the webserver and the daemon load the same workspace
+    return yaml.safe_load(files[path].read_text())
+
+
+def test_the_dagster_services_share_the_compose_instance_of_the_image():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    files = _image_files()
+    for name in DAGSTER_SERVICES:
+        env = services[name]["environment"]
+        assert files[f"{env['DAGSTER_HOME']}/dagster.yaml"] == INSTANCE_YAML, name
+        assert _instance_env_names() <= set(env), name
+
+
+def test_the_compose_instance_is_the_projects_on_postgres(monkeypatch, tmp_path):
+    from dagster._config import process_config
+    from dagster._core.errors import DagsterInvalidConfigError
+    from dagster._core.instance.config import dagster_instance_config
+    from dagster_postgres import DagsterPostgresStorage
+    from dagster_postgres.utils import pg_url_from_config
+    from sqlalchemy.engine import make_url
+
+    project = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    compose = yaml.safe_load(INSTANCE_YAML.read_text())
+    # The one-run pool, run monitoring and telemetry of the project's instance, unchanged.
+    assert {k: v for k, v in compose.items() if k not in ("storage", "run_launcher")} == project
+    assert list(compose["storage"]) == ["postgres"]
+    # Dagster's own schema checks, with the values the compose gives the services: the
+    # instance's, then the storage's as DagsterPostgresStorage reads it at start.
+    env = yaml.safe_load(COMPOSE.read_text())["services"]["dagster-daemon"]["environment"]
+    for name in _instance_env_names():
+        monkeypatch.setenv(name, _compose_value(env[name]))
+    config, _ = dagster_instance_config(str(COMPOSE_DIR))
+    assert config["run_monitoring"]["enabled"] is True
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    # The URL's driver is the psycopg2 dagster-postgres installs (SQLAlchemy 2.1 defaults
+    # to psycopg 3, which is not): its dialect loads it.
+    storage = process_config(DagsterPostgresStorage.config_type(), compose["storage"]["postgres"])
+    assert storage.success, storage.errors
+    url = make_url(pg_url_from_config(storage.value))
+    assert (url.host, url.port, url.database) == ("postgres", 5432, "dagster")
+    assert url.get_dialect().import_dbapi().__name__ == "psycopg2"
+    # A typo is an error, not a setting silently ignored.
+    (tmp_path / "dagster.yaml").write_text(
+        INSTANCE_YAML.read_text().replace("run_monitoring:", "run_monitorng:")
+    )
+    with pytest.raises(DagsterInvalidConfigError):
+        dagster_instance_config(str(tmp_path))
+
+
+def test_postgres_has_a_healthcheck_a_named_volume_and_the_instances_credentials():
+    spec = yaml.safe_load(COMPOSE.read_text())
+    pg = spec["services"]["postgres"]
+    dagster_env = spec["services"]["dagster-daemon"]["environment"]
+    assert pg["image"].startswith("postgres:")
+    assert "pg_isready" in pg["healthcheck"]["test"][1]
+    assert "ports" not in pg  # only the compose's network reaches it
+    (volume,) = pg["volumes"]
+    assert volume.split(":")[0] in spec["volumes"]
+    for name in ("USER", "PASSWORD", "DB"):
+        assert pg["environment"][f"POSTGRES_{name}"] == dagster_env[f"DAGSTER_POSTGRES_{name}"]
+    assert dagster_env["DAGSTER_POSTGRES_HOST"] == "postgres"
+    for name in DAGSTER_SERVICES:
+        assert spec["services"][name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_project_services_mount_only_named_volumes_their_user_owns():
+    # A bind mount such as ../data is owned by the host's user, not by uid 10001.
+    spec = yaml.safe_load(COMPOSE.read_text())
+    owned = _owned_dirs()
+    for name, svc in _project_services(spec).items():
+        for mount in svc.get("volumes", []):
+            source, target = mount.split(":")[:2]
+            assert source in spec["volumes"], f"{name} mounts {source}, not a named volume"
+            assert any(target == d or target.startswith(f"{d}/") for d in owned), (name, target)
+    assert "data:/data" in spec["services"]["worker"]["volumes"]
+
+
+def test_the_worker_is_the_code_server_the_workspace_names():
+    spec = yaml.safe_load(COMPOSE.read_text())
+    worker = spec["services"]["worker"]["command"]
+    assert worker[:3] == ["dagster", "code-server", "start"]
+    assert _option(worker, "-m") == "superhero_assets.definitions"
+    (location,) = _workspace()["load_from"]
+    server = location["grpc_server"]
+    assert server["host"] == "worker"
+    assert str(server["port"]) == _option(worker, "-p")
+    assert server["location_name"] == _option(worker, "--location-name")
+    # The runs the daemon launches execute there: DefaultRunLauncher runs them in the server.
+    assert yaml.safe_load(INSTANCE_YAML.read_text())["run_launcher"]["class"] == (
+        "DefaultRunLauncher"
+    )
+    for name in DAGSTER_SERVICES[:2]:
+        assert spec["services"][name]["depends_on"]["worker"]["condition"] == "service_healthy"
+    # It forks a process per run: an init as PID 1 reaps any it orphans.
+    assert spec["services"]["worker"]["init"] is True
+
+
+def test_the_app_services_have_healthchecks_on_their_own_ports():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in DAGSTER_SERVICES:
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    web = services["dagster-webserver"]
+    port = _option(web["command"], "-p")
+    assert f"http://127.0.0.1:{port}/server_info" in web["healthcheck"]["test"][-1]
+    worker = services["worker"]
+    assert worker["healthcheck"]["test"][1:] == [
+        "dagster",
+        "api",
+        "grpc-health-check",
+        "-p",
+        _option(worker["command"], "-p"),
+    ]
+    assert services["dagster-daemon"]["healthcheck"]["test"][1:] == [
+        "dagster-daemon",
+        "liveness-check",
+    ]
+
+
+def _parse_with_click(argv: list[str]) -> None:
+    """argv parsed by the installed command's own click parser (image paths read as the
+    repository files they are copied from): an unknown command or option fails."""
+    from importlib.metadata import entry_points
+
+    import click
+
+    files = {path: str(file) for path, file in _image_files().items()}
+    (script,) = entry_points(group="console_scripts", name=argv[0])
+    command = importlib.import_module(script.module).cli
+    args = [files.get(a, a) for a in argv[1:]]
+    while isinstance(command, click.Group):
+        sub = command.get_command(click.Context(command), args[0])
+        assert sub is not None, f"{argv}: no command {args[0]!r}"
+        command, args = sub, args[1:]
+    command.make_context(argv[0], args)
+
+
+def test_every_service_command_exists():
+    from superhero_tools.cli import build_parser
+
+    parser = build_parser()
+    bin_dir = os.path.dirname(_sys.executable)
+    spec = yaml.safe_load(COMPOSE.read_text())
+    for name, svc in _project_services(spec).items():
+        calls = [svc["command"]]
+        check = svc.get("healthcheck", {}).get("test", [])
+        if check[:1] == ["CMD"]:
+            calls.append(check[1:])
+        for call in calls:
+            assert _shutil.which(call[0], path=bin_dir), f"{name}: {call[0]} not installed"
+            if call[0] == "superhero":
+                parser.parse_args(call[1:])  # the real parser: exits on an unknown command/flag
+            elif call[0].startswith("dagster"):
+                _parse_with_click(call)
+            elif call[:2] == ["python", "-c"]:
+                compile(call[2], f"{name} healthcheck", "exec")
+
+
+def _with_port(command: list[str], port: int) -> list[str]:
+    """The command on 127.0.0.1 and another port: a compose port is not free on a host."""
+    out = list(command)
+    for flag, value in (("-p", str(port)), ("-h", "127.0.0.1")):
+        if flag in out:
+            out[out.index(flag) + 1] = value
+    return out
+
+
+def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path):
+    from tests.support.stack import free_port
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    port = free_port()
+    bin_dir = Path(_sys.executable).parent
+    server_cmd = _with_port(services["worker"]["command"], port)
+    check_cmd = _with_port(services["worker"]["healthcheck"]["test"][1:], port)
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    server = _spawn([str(bin_dir / server_cmd[0]), *server_cmd[1:]], tmp_path, env, "server")
+    try:
+        deadline, healthy = time.monotonic() + 180, None
+        while time.monotonic() < deadline and server.poll() is None:
+            healthy = subprocess.run(
+                [str(bin_dir / check_cmd[0]), *check_cmd[1:]], capture_output=True, text=True
+            )
+            if healthy.returncode == 0:
+                break
+            time.sleep(1)
+        assert healthy is not None and healthy.returncode == 0, (
+            tmp_path / "server.log"
+        ).read_text()[-3000:]
+        # The compose workspace, pointed at this server, gives Dagster the job.
+        (location,) = _workspace()["load_from"]
+        location["grpc_server"].update(host="127.0.0.1", port=port)
+        workspace = tmp_path / "workspace.yaml"
+        workspace.write_text(yaml.safe_dump({"load_from": [location]}))
+        jobs = subprocess.run(
+            [str(bin_dir / "dagster"), "job", "list", "-w", str(workspace)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "Job: superhero_elt_job" in jobs.stdout, jobs.stderr[-3000:]
+    finally:
+        _stop_session(server)
+
+
+def _reset_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _spawn(argv: list[str], cwd: Path, env: dict[str, str], name: str) -> subprocess.Popen:
+    """argv in its own session, logging to cwd/{name}.log. SIGINT is reset to its default:
+    Dagster's servers give SIGTERM SIGINT's handler, so a SIGINT ignored by a background
+    shell that started pytest would make them ignore SIGTERM too."""
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=(cwd / f"{name}.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_reset_sigint,
+    )
+
+
+def _stop_session(process: subprocess.Popen) -> None:
+    """SIGTERM to the session this test started (the code server and the gRPC server it
+    forks), then SIGKILL to whatever of it is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=15)

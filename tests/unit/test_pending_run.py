@@ -1,0 +1,45 @@
+"""The run in progress as _manifest/pending.json holds it: typed, and readable across versions."""
+
+import json
+
+from superhero_assets.core.run.pending_run import PendingRun, PriorState
+from superhero_assets.core.run.plan import Chunk, PartitionRange, Plan
+
+
+def a_pending_run() -> PendingRun:
+    plan = Plan(
+        "etl-1",
+        3,
+        "incremental",
+        "2026-12-02T08:00:00.000+00:00",
+        [PartitionRange("lib.server.game", 1, 10, 19, 0, 20)],
+        [Chunk("lib.server.game", 1, 10, 19)],
+    )
+    return PendingRun(
+        plan=plan,
+        tokens={"lib.server.game": "7"},
+        expected={"lib.server.game": ['{"1": 9}', '{"1": 10}']},
+        prior=PriorState({"lib.server.game": {1: 9}}, {"lib.server.game": {1: 10}}),
+        started_at=1_764_662_400_000,
+        run_id="dagster-run",
+        binding='{"output_root": "/data"}',
+    )
+
+
+def test_a_pending_run_survives_its_json_file_unchanged():
+    pending = a_pending_run().with_derived({"lib.server.game/001/x": {"log_meta": [10, 500, 0.1]}})
+    text = json.dumps(pending.to_json())
+    assert PendingRun.from_json(json.loads(text)) == pending
+    # Partitions are JSON object keys (text) on disk and ints in the run.
+    assert json.loads(text)["prior"]["offsets"] == {"lib.server.game": {"1": 9}}
+    assert PendingRun.from_json(json.loads(text)).prior.offsets["lib.server.game"][1] == 9
+
+
+def test_a_pending_run_an_earlier_version_left_is_still_redone():
+    written = a_pending_run().to_json()
+    del written["derived"]  # written before chunks derived while landing were recorded
+    written["derived"] = {"lib.server.game/001/x": {"log_meta": [10, 500]}}  # no seconds yet
+    redone = PendingRun.from_json(written).redone_by({"lib.server.game": "8"}, {}, "next", "{}")
+    assert redone.plan == a_pending_run().plan
+    assert redone.tokens == {"lib.server.game": "8"} and redone.run_id == "next"
+    assert redone.derived["lib.server.game/001/x"]["log_meta"] == [10, 500]
