@@ -27,18 +27,18 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.support.compose import (
+    COMPOSE,
+    compose_value,
+    image_files,
+    option,
+    spawn,
+    stop_session,
+    with_port,
+)
 from tests.support.dagster_ui import graphql
 from tests.support.elt_env import EltEnv
 from tests.support.stack import free_port
-from tests.unit.test_compose import (
-    COMPOSE,
-    _compose_value,
-    _image_files,
-    _option,
-    _spawn,
-    _stop_session,
-    _with_port,
-)
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -124,7 +124,7 @@ class Topology:
         self.home = root / "compose_home"
         self.home.mkdir()
         self.ports = {name: free_port() for name in ("worker", "dagster-webserver")}
-        files = _image_files()
+        files = image_files()
         compose_env = services["dagster-daemon"]["environment"]
         image_home = compose_env["DAGSTER_HOME"]
         shutil.copy(files[f"{image_home}/dagster.yaml"], self.home / "dagster.yaml")
@@ -135,7 +135,7 @@ class Topology:
         self.paths = {f"{image_home}/workspace.yaml": str(self.home / "workspace.yaml")}
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
-            **{k: _compose_value(v) for k, v in compose_env.items() if k.startswith("DAGSTER_")},
+            **{k: compose_value(v) for k, v in compose_env.items() if k.startswith("DAGSTER_")},
             "DAGSTER_HOME": str(self.home),
             "DAGSTER_POSTGRES_HOST": "127.0.0.1",
             "DAGSTER_POSTGRES_PORT": str(pg.port),
@@ -153,19 +153,19 @@ class Topology:
 
     def argv(self, command: list[str], service: str) -> list[str]:
         port = self.ports.get(service, 0)
-        argv = _with_port(command, port) if port else list(command)
+        argv = with_port(command, port) if port else list(command)
         argv = [self.paths.get(a, a) for a in argv]
         return [str(BIN / argv[0]), *argv[1:]]
 
     def start(self, service: str) -> None:
         argv = self.argv(self.services[service]["command"], service)
-        self.procs[service] = _spawn(argv, self.root, self.env, service)
+        self.procs[service] = spawn(argv, self.root, self.env, service)
 
     def healthcheck(self, service: str) -> subprocess.CompletedProcess:
         """The compose healthcheck's command, run here on the service's port."""
         check = self.services[service]["healthcheck"]["test"][1:]
         if check[0] == "python":  # the webserver's one-liner names its port in its code
-            port = _option(self.services[service]["command"], "-p")
+            port = option(self.services[service]["command"], "-p")
             check = [*check[:-1], check[-1].replace(f":{port}/", f":{self.ports[service]}/")]
         return subprocess.run(
             self.argv(check, service), env=self.env, capture_output=True, text=True, timeout=120
@@ -199,7 +199,7 @@ class Topology:
 
     def stop(self) -> None:
         for process in reversed(self.procs.values()):
-            _stop_session(process)
+            stop_session(process)
 
 
 @pytest.fixture(scope="module")

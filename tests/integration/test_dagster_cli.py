@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,20 +10,10 @@ from confluent_kafka import Consumer, TopicPartition
 
 from superhero_assets.core import contract
 from tests.support import wire
+from tests.support.dagster_cli import materialize
 from tests.support.elt_env import EltEnv
 
 pytestmark = pytest.mark.integration
-
-
-def materialize(env: dict[str, str]) -> subprocess.CompletedProcess:
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    return subprocess.run(
-        [dagster, "asset", "materialize", "-m", "superhero_assets.definitions", "--select", "*"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 def test_materialize_all_assets_with_the_cli(stack, tmp_path):

@@ -19,8 +19,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from superhero_assets.assets.checks import ALL_CHECKS
 from superhero_assets.core import contract
-from tests.integration.test_dagster_cli import materialize
 from tests.support import wire
+from tests.support.dagster_cli import materialize
 
 pytestmark = pytest.mark.integration
 

@@ -1,15 +1,36 @@
 """The compose file for Docker users stays in step with the stack's contract (no engine needed)."""
 
+import importlib
 import os
 import re
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from superhero_assets.core.contract import TOPIC_PARTITIONS
 from superhero_tools.settings import DEFAULT_KAFKA_VERSION
-
-COMPOSE = Path(__file__).parents[2] / "compose" / "docker-compose.local.yml"
+from tests.support.compose import (
+    COMPOSE,
+    COMPOSE_DIR,
+    DAGSTER_SERVICES,
+    INSTANCE_YAML,
+    ROOT,
+    compose_value,
+    copies,
+    image_files,
+    instance_env_names,
+    option,
+    spawn,
+    stage,
+    stages,
+    stop_session,
+    with_port,
+)
 
 
 def test_local_compose_has_kafka_redis_and_the_topics():
@@ -29,10 +50,7 @@ def test_local_compose_has_kafka_redis_and_the_topics():
 
 # --- the whole platform and the cloud overlays ----------------------------------------------
 
-import shutil as _shutil  # noqa: E402
-import sys as _sys  # noqa: E402
 
-COMPOSE_DIR = COMPOSE.parent
 CLOUD_FILES = {
     "aws": {"OUTPUT_FS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"},
     "gcp": {"OUTPUT_FS", "GCP_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"},
@@ -54,7 +72,7 @@ def _project_reads() -> set[str]:
     for package in ("superhero_assets", "superhero_tools"):
         for path in (COMPOSE_DIR.parent / package).rglob("*.py"):
             names |= set(re.findall(r"[\"']([A-Z][A-Z0-9_]{2,})[\"']", path.read_text()))
-    return names | _instance_env_names()
+    return names | instance_env_names()
 
 
 def _project_services(spec: dict) -> dict:
@@ -107,76 +125,10 @@ def test_cloud_files_differ_from_local_only_in_output_fs_and_credentials():
 
 # --- the image: compose/Dockerfile, read as Docker reads it ------------------------------
 
-import contextlib  # noqa: E402
-import importlib  # noqa: E402
-import shlex  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-import pytest  # noqa: E402
-
-ROOT = COMPOSE_DIR.parent
-DOCKERFILE = COMPOSE_DIR / "Dockerfile"
-INSTANCE_YAML = COMPOSE_DIR / "dagster.yaml"
-DAGSTER_SERVICES = ("dagster-webserver", "dagster-daemon", "worker")
-
-
-@dataclass
-class Stage:
-    base: str
-    name: str
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def args(self, instruction: str) -> list[str]:
-        return [args for name, args in self.instructions if name == instruction]
-
-    def env(self) -> dict[str, str]:
-        return dict(pair.split("=", 1) for env in self.args("ENV") for pair in shlex.split(env))
-
-
-def _stages() -> list[Stage]:
-    """The Dockerfile's stages in order: comment lines dropped, continued lines joined."""
-    lines = [line for line in DOCKERFILE.read_text().splitlines() if not line.startswith("#")]
-    stages: list[Stage] = []
-    for line in re.sub(r"\\\n\s*", " ", "\n".join(lines)).splitlines():
-        instruction, _, args = line.strip().partition(" ")
-        if instruction.upper() == "FROM":
-            base, name = re.fullmatch(r"(\S+)(?:\s+as\s+(\S+))?", args, re.IGNORECASE).groups()
-            stages.append(Stage(base, name or ""))
-        elif instruction:
-            stages[-1].instructions.append((instruction.upper(), args.strip()))
-    return stages
-
-
-def _stage(name: str) -> Stage:
-    (stage,) = [s for s in _stages() if s.name == name]
-    return stage
-
-
-def _copies(stage: Stage) -> list[list[str]]:
-    return [shlex.split(args) for args in stage.args("COPY")]
-
-
-def _image_files() -> dict[str, Path]:
-    """Each file the runtime stage copies from the repository: {path in the image: file}."""
-    runtime = _stages()[-1]
-    env = runtime.env()
-    files = {}
-    for *sources, dest in _copies(runtime):
-        if sources[0].startswith("--from="):
-            continue
-        dest = re.sub(r"\$\{?(\w+)\}?", lambda m: env[m.group(1)], dest)
-        for source in sources:
-            target = f"{dest}{Path(source).name}" if dest.endswith("/") else dest
-            files[target] = ROOT / source
-    return files
-
 
 def _owned_dirs() -> set[str]:
     """The folders the runtime stage gives its user: `chown -R <user>` arguments."""
-    runtime = _stages()[-1]
+    runtime = stages()[-1]
     env = runtime.env()
     owned: set[str] = set()
     for run in runtime.args("RUN"):
@@ -187,21 +139,21 @@ def _owned_dirs() -> set[str]:
 
 
 def test_the_image_builds_the_native_wheel_in_a_build_stage_with_the_tested_script():
-    stages = _stages()
-    assert [s.name for s in stages][-2:] == ["build", "runtime"]
-    build, runtime = stages[-2], stages[-1]
+    image_stages = stages()
+    assert [s.name for s in image_stages][-2:] == ["build", "runtime"]
+    build, runtime = image_stages[-2], image_stages[-1]
     # The same base image: the wheel is built against the glibc it runs on.
     assert build.base == runtime.base
     (run,) = [r for r in build.args("RUN") if "build-native.sh" in r]
     # The very script tests/unit/test_native_build.py runs, on the repository's own native/.
     assert re.fullmatch(r"PYTHON=python3 sh compose/build-native.sh /wheels", run)
-    sources = {src for *srcs, _ in _copies(build) for src in srcs}
+    sources = {src for *srcs, _ in copies(build) for src in srcs}
     assert {"native", "requirements.lock", "compose/build-native.sh"} <= sources
 
 
 def test_the_runtime_stage_installs_the_wheel_from_the_build_stage():
-    runtime = _stage("runtime")
-    (wheel_copy,) = [c for c in _copies(runtime) if c[0] == "--from=build"]
+    runtime = stage("runtime")
+    (wheel_copy,) = [c for c in copies(runtime) if c[0] == "--from=build"]
     assert wheel_copy[1] == "/wheels"
     wheel_dir = wheel_copy[2]
     runs = runtime.args("RUN")
@@ -213,8 +165,8 @@ def test_the_runtime_stage_installs_the_wheel_from_the_build_stage():
 
 
 def test_the_image_ships_the_projects_dagster_yaml_and_the_compose_instance():
-    runtime = _stage("runtime")
-    files = _image_files()
+    runtime = stage("runtime")
+    files = image_files()
     home = runtime.env()["DAGSTER_HOME"]
     assert files[f"{home}/dagster.yaml"] == ROOT / "dagster.yaml"
     assert files["/opt/dagster/compose/dagster.yaml"] == INSTANCE_YAML
@@ -223,7 +175,7 @@ def test_the_image_ships_the_projects_dagster_yaml_and_the_compose_instance():
 
 
 def test_the_image_runs_as_a_non_root_user_that_owns_what_it_writes():
-    runtime = _stage("runtime")
+    runtime = stage("runtime")
     user = runtime.args("USER")[-1]
     assert user not in ("root", "0")
     assert any(re.search(rf"useradd .*--uid 10001 {user}\b", r) for r in runtime.args("RUN"))
@@ -241,8 +193,8 @@ def test_the_build_context_holds_only_what_the_dockerfile_copies():
     allowed = {rule[1:] for rule in rules if rule.startswith("!")}
     copied = {
         source
-        for stage in _stages()
-        for *sources, _ in _copies(stage)
+        for stage in stages()
+        for *sources, _ in copies(stage)
         if not sources[0].startswith("--from=")
         for source in sources
     }
@@ -253,35 +205,21 @@ def test_the_build_context_holds_only_what_the_dockerfile_copies():
 # --- the compose's Dagster: Postgres, the worker as code server, healthchecks -------------
 
 
-def _instance_env_names() -> set[str]:
-    return set(re.findall(r"env: (\w+)", INSTANCE_YAML.read_text()))
-
-
-def _compose_value(value: str) -> str:
-    """A compose value as compose gives it when the user sets nothing: ${VAR:-default}."""
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
-
-
-def _option(command: list[str], *names: str) -> str:
-    (i,) = [i for i, word in enumerate(command) if word in names]
-    return command[i + 1]
-
-
 def _workspace() -> dict:
-    files = _image_files()
+    files = image_files()
     spec = yaml.safe_load(COMPOSE.read_text())
-    paths = {_option(spec["services"][s]["command"], "-w") for s in DAGSTER_SERVICES[:2]}
+    paths = {option(spec["services"][s]["command"], "-w") for s in DAGSTER_SERVICES[:2]}
     (path,) = paths  # the webserver and the daemon load the same workspace
     return yaml.safe_load(files[path].read_text())
 
 
 def test_the_dagster_services_share_the_compose_instance_of_the_image():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    files = _image_files()
+    files = image_files()
     for name in DAGSTER_SERVICES:
         env = services[name]["environment"]
         assert files[f"{env['DAGSTER_HOME']}/dagster.yaml"] == INSTANCE_YAML, name
-        assert _instance_env_names() <= set(env), name
+        assert instance_env_names() <= set(env), name
 
 
 def test_the_compose_instance_is_the_projects_on_postgres(monkeypatch, tmp_path):
@@ -300,8 +238,8 @@ def test_the_compose_instance_is_the_projects_on_postgres(monkeypatch, tmp_path)
     # Dagster's own schema checks, with the values the compose gives the services: the
     # instance's, then the storage's as DagsterPostgresStorage reads it at start.
     env = yaml.safe_load(COMPOSE.read_text())["services"]["dagster-daemon"]["environment"]
-    for name in _instance_env_names():
-        monkeypatch.setenv(name, _compose_value(env[name]))
+    for name in instance_env_names():
+        monkeypatch.setenv(name, compose_value(env[name]))
     config, _ = dagster_instance_config(str(COMPOSE_DIR))
     assert config["run_monitoring"]["enabled"] is True
     assert config["concurrency"]["pools"]["default_limit"] == 1
@@ -352,12 +290,12 @@ def test_the_worker_is_the_code_server_the_workspace_names():
     spec = yaml.safe_load(COMPOSE.read_text())
     worker = spec["services"]["worker"]["command"]
     assert worker[:3] == ["dagster", "code-server", "start"]
-    assert _option(worker, "-m") == "superhero_assets.definitions"
+    assert option(worker, "-m") == "superhero_assets.definitions"
     (location,) = _workspace()["load_from"]
     server = location["grpc_server"]
     assert server["host"] == "worker"
-    assert str(server["port"]) == _option(worker, "-p")
-    assert server["location_name"] == _option(worker, "--location-name")
+    assert str(server["port"]) == option(worker, "-p")
+    assert server["location_name"] == option(worker, "--location-name")
     # The runs the daemon launches execute there: DefaultRunLauncher runs them in the server.
     assert yaml.safe_load(INSTANCE_YAML.read_text())["run_launcher"]["class"] == (
         "DefaultRunLauncher"
@@ -373,7 +311,7 @@ def test_the_app_services_have_healthchecks_on_their_own_ports():
     for name in DAGSTER_SERVICES:
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
     web = services["dagster-webserver"]
-    port = _option(web["command"], "-p")
+    port = option(web["command"], "-p")
     assert f"http://127.0.0.1:{port}/server_info" in web["healthcheck"]["test"][-1]
     worker = services["worker"]
     assert worker["healthcheck"]["test"][1:] == [
@@ -381,7 +319,7 @@ def test_the_app_services_have_healthchecks_on_their_own_ports():
         "api",
         "grpc-health-check",
         "-p",
-        _option(worker["command"], "-p"),
+        option(worker["command"], "-p"),
     ]
     assert services["dagster-daemon"]["healthcheck"]["test"][1:] == [
         "dagster-daemon",
@@ -396,7 +334,7 @@ def _parse_with_click(argv: list[str]) -> None:
 
     import click
 
-    files = {path: str(file) for path, file in _image_files().items()}
+    files = {path: str(file) for path, file in image_files().items()}
     (script,) = entry_points(group="console_scripts", name=argv[0])
     command = importlib.import_module(script.module).cli
     args = [files.get(a, a) for a in argv[1:]]
@@ -411,7 +349,7 @@ def test_every_service_command_exists():
     from superhero_tools.cli import build_parser
 
     parser = build_parser()
-    bin_dir = os.path.dirname(_sys.executable)
+    bin_dir = os.path.dirname(sys.executable)
     spec = yaml.safe_load(COMPOSE.read_text())
     for name, svc in _project_services(spec).items():
         calls = [svc["command"]]
@@ -419,7 +357,7 @@ def test_every_service_command_exists():
         if check[:1] == ["CMD"]:
             calls.append(check[1:])
         for call in calls:
-            assert _shutil.which(call[0], path=bin_dir), f"{name}: {call[0]} not installed"
+            assert shutil.which(call[0], path=bin_dir), f"{name}: {call[0]} not installed"
             if call[0] == "superhero":
                 parser.parse_args(call[1:])  # the real parser: exits on an unknown command/flag
             elif call[0].startswith("dagster"):
@@ -428,25 +366,16 @@ def test_every_service_command_exists():
                 compile(call[2], f"{name} healthcheck", "exec")
 
 
-def _with_port(command: list[str], port: int) -> list[str]:
-    """The command on 127.0.0.1 and another port: a compose port is not free on a host."""
-    out = list(command)
-    for flag, value in (("-p", str(port)), ("-h", "127.0.0.1")):
-        if flag in out:
-            out[out.index(flag) + 1] = value
-    return out
-
-
 def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path):
     from tests.support.stack import free_port
 
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     port = free_port()
-    bin_dir = Path(_sys.executable).parent
-    server_cmd = _with_port(services["worker"]["command"], port)
-    check_cmd = _with_port(services["worker"]["healthcheck"]["test"][1:], port)
+    bin_dir = Path(sys.executable).parent
+    server_cmd = with_port(services["worker"]["command"], port)
+    check_cmd = with_port(services["worker"]["healthcheck"]["test"][1:], port)
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    server = _spawn([str(bin_dir / server_cmd[0]), *server_cmd[1:]], tmp_path, env, "server")
+    server = spawn([str(bin_dir / server_cmd[0]), *server_cmd[1:]], tmp_path, env, "server")
     try:
         deadline, healthy = time.monotonic() + 180, None
         while time.monotonic() < deadline and server.poll() is None:
@@ -474,35 +403,4 @@ def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path)
         )
         assert "Job: superhero_elt_job" in jobs.stdout, jobs.stderr[-3000:]
     finally:
-        _stop_session(server)
-
-
-def _reset_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _spawn(argv: list[str], cwd: Path, env: dict[str, str], name: str) -> subprocess.Popen:
-    """argv in its own session, logging to cwd/{name}.log. SIGINT is reset to its default:
-    Dagster's servers give SIGTERM SIGINT's handler, so a SIGINT ignored by a background
-    shell that started pytest would make them ignore SIGTERM too."""
-    return subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdout=(cwd / f"{name}.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_reset_sigint,
-    )
-
-
-def _stop_session(process: subprocess.Popen) -> None:
-    """SIGTERM to the session this test started (the code server and the gRPC server it
-    forks), then SIGKILL to whatever of it is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=15)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=15)
+        stop_session(server)

@@ -139,3 +139,22 @@ def test_no_folder_of_the_product_holds_more_than_a_dozen_modules():
 def test_the_core_is_split_into_rooms_by_job():
     rooms = {p.name for p in (ROOT / PRODUCT / "core").iterdir() if (p / "__init__.py").is_file()}
     assert {"kafka", "parse", "store", "run", "quality"} <= rooms
+
+
+def test_tests_share_helpers_through_the_support_module_only():
+    """A test module never imports another: what tests share lives in tests/support/."""
+    crossing = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        if (
+            names := [
+                node.module
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("tests.")
+                and not node.module.startswith("tests.support")
+            ]
+        )
+    }
+    assert crossing == {}

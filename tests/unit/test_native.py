@@ -20,7 +20,7 @@ from superhero_assets.core.parse.tables import connect
 from superhero_tools.simulator import bulk
 from superhero_tools.simulator.roster import load_roster
 from tests.support import wire
-from tests.unit.test_fast_path import good_messages, mutate
+from tests.support.mutations import good_messages, mutate
 
 pytestmark = pytest.mark.skipif(
     not native.available(), reason=f"the native module is not built: {native.INSTALL_HINT}"

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from superhero_assets.core.parse import strict
-from superhero_assets.core.parse.rules import TASK_FIELDS, VALUE_FIELDS, _lit
+from superhero_assets.core.parse.rules import TASK_FIELDS, VALUE_FIELDS, sql_literal
 
 # The paths the fast path reads: those the rules read, then those only layouts need.
 VALUE_PATHS = {**VALUE_FIELDS, "task_game": "$.task.game_token", "task_user": "$.task.user_token"}
@@ -51,7 +51,9 @@ def _rebuilt(layout: str, leaf: dict[str, str]) -> tuple[str, str]:
     parts = re.split(r"@(\w+)", layout)  # literal, name, literal, ..., literal
     # concat() skips a NULL leaf, but then a value is missing after a colon: the result is
     # not JSON, so never equal to the text (which is); the scalar test is NULL too.
-    pieces = (_lit(part) if i % 2 == 0 else leaf[part] for i, part in enumerate(parts) if part)
+    pieces = (
+        sql_literal(part) if i % 2 == 0 else leaf[part] for i, part in enumerate(parts) if part
+    )
     scalar = " AND ".join(f"left({leaf[n]}, 1) NOT IN ('{{', '[')" for n in parts[1::2])
     return f"concat({', '.join(pieces)})", scalar
 
@@ -82,14 +84,14 @@ def in_match_layout_sql(text: str, leaf: dict[str, str]) -> str:
         _rebuilt(_MATCH_TAIL, leaf),
     )
     middle = f"{text}[length({head}) + 1:length({text}) - length({tail})]"
-    cut = f"strpos({middle}, {_lit(_MATCH_SPLIT)})"
+    cut = f"strpos({middle}, {sql_literal(_MATCH_SPLIT)})"
     participants = f"{middle}[:{cut}]"
     heroes = f"{middle}[{cut} + {len(_MATCH_SPLIT)}:]"
     p, h = leaf["participants"], leaf["heroes"]
     return f"""(starts_with({text}, {head}) AND ends_with({text}, {tail})
         AND {head_scalar} AND {tail_scalar} AND {cut} > 0
         AND try(json({participants})) = {p} AND NOT contains({p}, '{{')
-        AND try(json({heroes})) = {h} AND regexp_full_match({h}, {_lit(HEROES_SHAPE)})
+        AND try(json({heroes})) = {h} AND regexp_full_match({h}, {sql_literal(HEROES_SHAPE)})
         AND list_unique(json_keys({h})) = len(json_keys({h})))"""
 
 
@@ -105,11 +107,11 @@ def to_search_sql() -> str:
     f, k = _leaves("f_", VALUE_PATHS), _leaves("k_", TASK_PATHS)
     # CASE reads only the layout a message may be in.
     value_layout = " ".join(
-        f"WHEN starts_with({f['task']}, {_lit(first)}) THEN {in_layout_sql('s', layout, f)}"
+        f"WHEN starts_with({f['task']}, {sql_literal(first)}) THEN {in_layout_sql('s', layout, f)}"
         for first, layout in VALUE_LAYOUTS.items()
     )
     task_layout = " ".join(
-        f"WHEN {f['log_message']} = {_lit(chr(34) + message + chr(34))} "
+        f"WHEN {f['log_message']} = {sql_literal(chr(34) + message + chr(34))} "
         f"THEN {in_layout_sql('task_text', layout, k)}"
         for message, layout in TASK_LAYOUTS.items()
     )

@@ -40,8 +40,8 @@ from superhero_assets.core.parse.rules import (
     KNOWN_TASK_MESSAGES,
     TASK_FIELDS,
     VALUE_FIELDS,
-    _lit,
     path_list,
+    sql_literal,
 )
 
 # Unknown messages are clean once the common fields are; known ones need their task too.
@@ -58,7 +58,7 @@ _LEAVES_SQL = f"""
 WITH doc AS (
     SELECT s, try(json_extract(s, {path_list(fast_keys.VALUE_PATHS)})) AS f FROM fast_in
 ), task AS (
-    SELECT *, CASE WHEN f[4] IN ({", ".join(_lit(f'"{m}"') for m in KNOWN_TASK_MESSAGES)})
+    SELECT *, CASE WHEN f[4] IN ({", ".join(sql_literal(f'"{m}"') for m in KNOWN_TASK_MESSAGES)})
                     AND starts_with(f[5], '"') THEN f[5] ->> '$' END AS task_text
     FROM doc
 ), task_doc AS (

@@ -45,12 +45,12 @@ TASK_FIELDS = {
 HERO_FIELDS = {"id": "$.id", "attack": "$.attack", "health": "$.health"}
 
 
-def _lit(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def path_list(fields: dict[str, str]) -> str:
-    return "[" + ", ".join(map(_lit, fields.values())) + "]"
+    return "[" + ", ".join(map(sql_literal, fields.values())) + "]"
 
 
 def jtype(leaf: str) -> str:
@@ -87,9 +87,9 @@ def string_field(leaf: str, label: str, guard: str = "") -> list[str]:
     """Rules for a field that must be present and a JSON string (leaf: its leaf column)."""
     jt = f"{leaf}_t"
     return [
-        f"WHEN {guard}{jt} IS NULL THEN {_lit('missing field ' + label)}",
+        f"WHEN {guard}{jt} IS NULL THEN {sql_literal('missing field ' + label)}",
         f"WHEN {guard}{jt} <> 'VARCHAR' "
-        f"THEN {_lit(f'field {label} must be a string, got ')} || lower({jt})",
+        f"THEN {sql_literal(f'field {label} must be a string, got ')} || lower({jt})",
     ]
 
 
@@ -98,17 +98,17 @@ def uint_field(leaf: str, label: str, column_type: str, guard: str = "") -> list
     jt = f"{leaf}_t"
     raw = f"{leaf}::VARCHAR"
     rules = [
-        f"WHEN {guard}{jt} IS NULL THEN {_lit('missing field ' + label)}",
-        f"WHEN {guard}{jt} = 'BIGINT' THEN {_lit(f'field {label} is negative: ')} || {raw}",
+        f"WHEN {guard}{jt} IS NULL THEN {sql_literal('missing field ' + label)}",
+        f"WHEN {guard}{jt} = 'BIGINT' THEN {sql_literal(f'field {label} is negative: ')} || {raw}",
         f"WHEN {guard}{jt} <> 'UBIGINT' THEN "
-        f"{_lit(f'field {label} must be a non-negative integer within {column_type}, got ')}"
+        f"{sql_literal(f'field {label} must be a non-negative integer within {column_type}, got ')}"
         f" || lower({jt}) || ' ' || {raw}",
     ]
     limit = _INT_TYPES[column_type]
     if limit is not None:
         rules.append(
             f"WHEN {guard}{leaf}::UBIGINT > {limit} "
-            f"THEN {_lit(f'field {label} is past {column_type}: ')} || {raw}"
+            f"THEN {sql_literal(f'field {label} is past {column_type}: ')} || {raw}"
         )
     return rules
 
@@ -131,7 +131,7 @@ def content_error_sql() -> str:
         f"|| to_json(ts_text) || ' is {strict.YEARS} once rounded to milliseconds'",
         "WHEN f_task_t IS NULL THEN 'missing field task'",
         # Unknown messages are kept in log_meta: their task is not ours to judge.
-        f"WHEN log_message NOT IN ({', '.join(map(_lit, KNOWN_TASK_MESSAGES))}) THEN NULL",
+        f"WHEN log_message NOT IN ({', '.join(map(sql_literal, KNOWN_TASK_MESSAGES))}) THEN NULL",
         "WHEN f_task_t <> 'VARCHAR' THEN 'field task must be a JSON-encoded string, got ' "
         "|| lower(f_task_t)",
         "WHEN NOT task_is_json THEN 'field task is a string but not JSON'",

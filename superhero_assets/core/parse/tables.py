@@ -26,7 +26,6 @@ from superhero_assets.core.parse.rules import (
     KNOWN_TASK_MESSAGES,
     TASK_FIELDS,
     VALUE_FIELDS,
-    _lit,
     content_error_sql,
     json_root_type,
     jstr,
@@ -35,6 +34,7 @@ from superhero_assets.core.parse.rules import (
     lobby_sql,
     participant_error_sql,
     path_list,
+    sql_literal,
 )
 
 
@@ -135,7 +135,7 @@ def _in_offset_order(raw: pa.Table) -> pa.Table:
     return ordered
 
 
-_KNOWN = ", ".join(map(_lit, KNOWN_TASK_MESSAGES))
+_KNOWN = ", ".join(map(sql_literal, KNOWN_TASK_MESSAGES))
 
 
 def _fields(where: str = "") -> str:
