@@ -30,6 +30,7 @@ from typing import Any
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.core import strip_protocol
 
 from superhero_assets.core.names import validate_output_fs
 from superhero_assets.core.store.config import (
@@ -227,10 +228,10 @@ class OutputStore:
             listed = self.fs.find(base)
         except FileNotFoundError:
             return []
-        root = self.fs._strip_protocol(self.root).rstrip("/")
+        root = strip_protocol(self.root).rstrip("/")
         found = []
         for full in listed:
-            rel = self.fs._strip_protocol(full)[len(root) + 1 :]
+            rel = strip_protocol(full)[len(root) + 1 :]
             if rel.endswith(suffix) and not PurePosixPath(rel).name.startswith("."):
                 found.append(rel)
         return sorted(found)
