@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from superhero_assets.cli import options
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.kafka.consume import make_consumer
-from superhero_assets.core.kafka.lag import committed_next_offsets, measure, oldest_age_s
+from superhero_assets.core.kafka.lag import measure, oldest_age_s
 from superhero_assets.core.store.output_store import OutputStore
 
 EXIT_UNMEASURABLE = 2  # a partition's lag cannot be given (its stored offset is past the end)
@@ -87,13 +87,10 @@ def lag_report(
     r = redis_from_env()
     consumer = make_consumer(kafka_config)
     try:
-        # Read for the COMMITTED column only; measure() reads them again, then the
-        # watermarks, so a load committing in between can only make the lag look larger.
-        committed = {t: committed_next_offsets(r, store, t) for t in topics}
         lags = measure(consumer, r, store, topics)
         rows = []
         for p in lags:
-            next_committed = committed[p.topic].get(p.partition)
+            next_committed = p.committed_next
             waiting = p.error is None and p.lag > 0
             rows.append(
                 LagRow(

@@ -29,6 +29,10 @@ class PartitionLag:
     # Why no lag can be given: the stored offset is past the high watermark (the topic was
     # recreated), which `superhero load` refuses too. Never shown as lag 0.
     error: str | None = None
+    # The first unloaded offset as stored (Redis, else the manifest's head); None when
+    # nothing of the partition was loaded yet. Read once with the rest, so a report's
+    # COMMITTED column and its lag come from the same read.
+    committed_next: int | None = None
 
     @property
     def lag(self) -> int:
@@ -59,13 +63,14 @@ def measure(
     result = []
     for topic in topics:
         for partition, (low, high) in watermarks(consumer, topic).items():
-            start = max(committed[topic].get(partition, low), low)
+            stored = committed[topic].get(partition)
+            start = max(stored if stored is not None else low, low)
             try:  # the loader's own rule for where a run would start
-                plan_range(topic, partition, committed[topic].get(partition), low, high)
+                plan_range(topic, partition, stored, low, high)
             except PlanError as exc:
-                result.append(PartitionLag(topic, partition, start, high, error=str(exc)))
+                result.append(PartitionLag(topic, partition, start, high, str(exc), stored))
                 continue
-            result.append(PartitionLag(topic, partition, start, high))
+            result.append(PartitionLag(topic, partition, start, high, committed_next=stored))
     return result
 
 
