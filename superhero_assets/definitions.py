@@ -13,7 +13,7 @@ from superhero_assets.resources import (
     BatchLoaderResource,
     KafkaResource,
     OutputResource,
-    ParquetIOManager,
+    ParquetTablesIOManager,
     RedisStateResource,
 )
 
@@ -64,7 +64,7 @@ defs = dg.Definitions(
             lock_ttl_s=int(os.getenv("ELT_LOCK_TTL_S", "30")),
             source_topics=os.getenv("SUPERHERO_TOPICS", ",".join(SOURCE_TOPICS)).split(","),
         ),
-        "io_manager": ParquetIOManager(output=output),
+        "io_manager": ParquetTablesIOManager(output=output),
         "lag_policy": LagPolicy(
             lag_threshold=int(os.getenv("SENSOR_LAG_THRESHOLD", "1000")),
             max_age_s=float(os.getenv("SENSOR_MAX_AGE_S", "30")),

@@ -18,8 +18,8 @@ from pydantic import Field
 from superhero_assets.core import contract
 from superhero_assets.core.kafka import lag
 from superhero_assets.core.kafka.consume import make_consumer
-from superhero_assets.core.quality import data_freshness
-from superhero_assets.core.quality.data_freshness import Freshness, FreshnessWindow, TableFreshness
+from superhero_assets.core.quality import freshness
+from superhero_assets.core.quality.freshness import Freshness, FreshnessWindow, TableFreshness
 from superhero_assets.resources import BatchLoaderResource
 
 FRESH_CHECK = "fresh"
@@ -94,8 +94,8 @@ def tables_are_fresh(
         if broken:
             raise dg.Failure(broken[0])
         window = freshness_limits.window()
-        found = data_freshness.measure(consumer, lags, window, tables)
-        found = data_freshness.with_oldest_age(consumer, lags, found)
+        found = freshness.measure(consumer, lags, window, tables)
+        found = freshness.with_oldest_age(consumer, lags, found)
     finally:
         consumer.close()
     for table, tf in found.items():
@@ -135,11 +135,11 @@ def sensor_report(
 ) -> tuple[list[dg.AssetCheckEvaluation], FreshnessReport]:
     """Evaluations of every table's check when an answer changed or REPORT_EVERY_S passed."""
     now = time.time()
-    found = data_freshness.measure(consumer, lags, window, now_s=now)
+    found = freshness.measure(consumer, lags, window, now_s=now)
     states = {table: tf.state.value for table, tf in found.items()}
     if states == last.states and now - last.reported_at < REPORT_EVERY_S:
         return [], last
-    found = data_freshness.with_oldest_age(consumer, lags, found)
+    found = freshness.with_oldest_age(consumer, lags, found)
     events = [
         dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(table), check_name=FRESH_CHECK, **result_fields(tf, window)

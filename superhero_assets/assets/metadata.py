@@ -8,13 +8,13 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from superhero_assets.core import contract
 from superhero_assets.core.column_docs import COLUMN_DESCRIPTIONS
 from superhero_assets.core.quality.table_checks import run_files
 from superhero_assets.core.run.plan import Plan
 from superhero_assets.core.store.output_store import OutputStore
+from superhero_assets.core.store.scan import scan
 
 PREVIEW_ROWS = 5
 # Cells are cut here so one long log message does not widen the whole preview.
@@ -48,23 +48,20 @@ def table_preview(store: OutputStore, table: str, plan: Plan) -> dg.MetadataValu
     schema = contract.TABLES[table]
     columns = [f for f in schema if not pa.types.is_binary(f.type) and f.name != "etl_id"]
     head = first_rows(store, files, [f.name for f in columns])
-    records = [
-        dg.TableRecord({name: _cell(value) for name, value in row.items()})
-        for row in (head.to_pylist() if head.num_rows else [])
-    ]
+    records = [dg.TableRecord({name: _cell(value) for name, value in row.items()}) for row in head]
     return dg.MetadataValue.table(
         records=records,
         schema=dg.TableSchema(columns=[dg.TableColumn(f.name, _ui_type(f.type)) for f in columns]),
     )
 
 
-def first_rows(store: OutputStore, files: list[str], columns: list[str]) -> pa.Table:
-    """The first PREVIEW_ROWS rows of the first file: one small batch, not the whole file."""
+def first_rows(store: OutputStore, files: list[str], columns: list[str]) -> list[dict]:
+    """The first PREVIEW_ROWS rows of the first file: a lazy scan that reads these columns
+    of its first row group, not the whole file."""
     if not files:
-        return pa.table({})
-    with store.fs.open(store.path(files[0]), "rb") as fh:
-        batch = next(pq.ParquetFile(fh).iter_batches(PREVIEW_ROWS, columns=columns), None)
-    return pa.Table.from_batches([batch]) if batch is not None else pa.table({})
+        return []
+    head = scan(store, files[:1]).select(columns).head(PREVIEW_ROWS)
+    return head.collect().rows(named=True)
 
 
 def _ui_type(arrow_type: pa.DataType) -> str:

@@ -278,6 +278,10 @@ def argv(service: str, settings: Settings, es: EmulatorSettings) -> list[str]:
             str(p),
             "-external-url",
             f"http://{es.address(service)}",
+            # Path-style object URLs (GET /bucket/object, as the Rust object_store client
+            # behind polars sends them) are served on the public host only.
+            "-public-host",
+            es.host,
             "-log-level",
             "warn",
         ]

@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow.compute as pc
+import polars as pl
 
 from superhero_assets.core.kafka.served_offsets import ServedRange, every_offset
 from superhero_assets.core.quality import table_checks
 from superhero_assets.core.run.plan import Chunk, Plan
 from superhero_assets.core.store.output_store import OutputStore
+from superhero_assets.core.store.scan import scan
 
 Key = tuple[str, int]
 # What Kafka serves in a span: served_offsets.KafkaOffsets, or every_offset without Kafka.
@@ -44,20 +45,22 @@ def file_ranges(store: OutputStore, table: str, keys: set[Key]) -> dict[Key, lis
 def duplicates(store: OutputStore, plan: Plan, table: str = "buffer_meta") -> dict[str, int]:
     """{problem: rows} for messages this run's files could duplicate; empty when none."""
     found = {"repeated_in_a_file": 0, "outside_file_range": 0, "wrong_msg_id": 0}
+    msg_id, offset = pl.col("msg_id"), pl.col("offset")
+    expected_id = pl.concat_str(
+        pl.col("topic"), pl.col("partition").cast(pl.String), offset.cast(pl.String), separator=":"
+    )
     for chunk in plan.chunks:
         files = table_checks.chunk_file(store, chunk, table)
         if not files:
             continue
-        t = table_checks.read_tables(store, files, ["msg_id", "topic", "partition", "offset"])
-        found["repeated_in_a_file"] += t.num_rows - pc.count_distinct(t["msg_id"]).as_py()
-        inside = pc.and_(
-            pc.greater_equal(t["offset"], chunk.first), pc.less_equal(t["offset"], chunk.last)
+        # One pass over the file's four columns; a NULL counts as a problem (not provably fine).
+        counts = scan(store, files).select(
+            repeated_in_a_file=pl.len() - msg_id.drop_nulls().n_unique(),
+            outside_file_range=_count(~offset.is_between(chunk.first, chunk.last)),
+            wrong_msg_id=_count(msg_id != expected_id),
         )
-        found["outside_file_range"] += _count(pc.invert(inside))
-        expected_id = pc.binary_join_element_wise(
-            t["topic"], t["partition"].cast("string"), t["offset"].cast("string"), ":"
-        )
-        found["wrong_msg_id"] += _count(pc.not_equal(t["msg_id"], expected_id))
+        for problem, rows in counts.collect(engine="streaming").row(0, named=True).items():
+            found[problem] += rows
     keys = {(c.topic, c.partition) for c in plan.chunks}
     overlap = 0
     for spans in file_ranges(store, table, keys).values():
@@ -165,6 +168,6 @@ def _compare(report: Contiguity, store: OutputStore, files: list[str], kafka: Se
         report.not_served[name] = report.not_served.get(name, 0) + extra
 
 
-def _count(mask) -> int:
+def _count(mask: pl.Expr) -> pl.Expr:
     """True values of a boolean column (NULL counts as true: not provably fine)."""
-    return len(mask) - (pc.sum(pc.fill_null(pc.invert(mask), False).cast("int64")).as_py() or 0)
+    return mask.fill_null(True).sum()
