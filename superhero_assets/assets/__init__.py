@@ -1,9 +1,10 @@
-"""Software-defined assets: the raw landing, the five tables, quarantine and their checks."""
+"""Software-defined assets: the landing (raw_messages, the five tables, quarantine), the
+commit and their checks."""
 
 from superhero_assets.assets.checks import ALL_CHECKS
-from superhero_assets.assets.elt import elt_tables, kafka_offsets, raw_messages
+from superhero_assets.assets.elt import kafka_offsets, land
 from superhero_assets.assets.freshness import FreshnessLimits, tables_are_fresh
 
-ELT_ASSETS = [raw_messages, elt_tables, kafka_offsets]
+ELT_ASSETS = [land, kafka_offsets]
 
 __all__ = ["ALL_CHECKS", "ELT_ASSETS", "FreshnessLimits", "tables_are_fresh"]

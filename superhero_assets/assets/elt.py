@@ -1,10 +1,13 @@
-"""The batch ELT as assets: raw landing, the derived tables, then the Redis commit.
+"""The batch ELT as assets: one landing step, then the Redis commit.
 
-A run with nothing new to load materializes nothing: raw_messages records an observation
-saying so, and the steps after it (the tables, their checks, the commit) are skipped.
+`land` is one step that materializes raw_messages, the five tables and quarantine: it lands
+each batch's raw messages and the tables parsed from it together, and reports each table
+from what it wrote (lineage still shows raw_messages -> tables). The blocking checks on the
+tables run between it and `kafka_offsets`, the commit. A run with nothing new to load
+materializes nothing: `land` records an observation on raw_messages saying so, and the
+checks and the commit are skipped.
 """
 
-import math
 import time
 from collections.abc import Iterator
 
@@ -34,38 +37,51 @@ def announce_run(context: dg.AssetExecutionContext, loader: BatchLoaderResource)
 def this_runs_pending(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
 ) -> PendingRun | None:
-    """The pending plan raw_messages recorded in this Dagster run, if it found anything."""
+    """The pending plan `land` recorded in this Dagster run, if it found anything."""
     announce_run(context, loader)
     pending = manifest.read_pending(loader.output.store())
     if pending is None or pending.run_id != context.run.run_id:
-        context.log.info(
-            "raw_messages planned nothing in this run (materialize it too): nothing to do"
-        )
+        context.log.info("land planned nothing in this run (materialize it too): nothing to do")
         return None
     return pending
 
 
-def write_time(seconds: float) -> dict[str, float]:
-    """Encoding and writing this table's files (parsing is shared by all of them), in the
-    step that wrote them; nothing when a redone older plan did not record it."""
-    return {} if math.isnan(seconds) else {"write_s": round(seconds, 3)}
-
-
-@dg.asset(
-    group_name=ELT_GROUP,
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "raw_messages",
+            group_name=ELT_GROUP,
+            kinds={"kafka", "parquet"},
+            description=TABLE_DESCRIPTIONS["raw_messages"],
+            metadata={
+                "dagster/column_schema": column_schema("raw_messages", contract.RAW_MESSAGES)
+            },
+            skippable=True,
+        ),
+        *(
+            dg.AssetSpec(
+                name,
+                deps=["raw_messages"],
+                group_name=ELT_GROUP,
+                kinds={"parquet"},
+                description=TABLE_DESCRIPTIONS[name],
+                metadata={"dagster/column_schema": column_schema(name, schema)},
+                skippable=True,
+            )
+            for name, schema in contract.TABLES.items()
+        ),
+    ],
+    can_subset=False,
     pool=ELT_POOL,
-    kinds={"kafka", "parquet"},
-    description=TABLE_DESCRIPTIONS["raw_messages"],
-    metadata={"dagster/column_schema": column_schema("raw_messages", contract.RAW_MESSAGES)},
-    output_required=False,
 )
-def raw_messages(
+def land(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Lands every new Kafka message as raw Parquet, each batch's tables beside it.
+    """Lands every new Kafka message as raw Parquet, each batch's tables and quarantine beside it.
 
     Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
-    (or redoes the plan of a run that died), and reads it in bounded batches.
+    (or redoes the plan of a run that died), reads it in bounded batches and parses each
+    batch as it lands. Each table's metadata comes from what this step wrote.
     """
     started = time.monotonic()
     announce_run(context, loader)
@@ -76,59 +92,38 @@ def raw_messages(
         context.log.info(NOTHING_NEW)
         yield dg.AssetObservation(asset_key="raw_messages", metadata={"note": NOTHING_NEW})
         return
-    stats = elt.land_raw(pending)
-    pending = elt.record_derived(pending)
+    stats = elt.land(pending)
+    plan, store = pending.plan, elt.store
+    raw = stats["raw_messages"]
     yield dg.MaterializeResult(
+        asset_key="raw_messages",
         metadata={
-            "dagster/row_count": table_checks.table_rows(elt.store, "raw_messages"),
-            "rows_this_run": stats["messages"],
-            "etl_id": pending.plan.etl_id,
-            "kind": pending.plan.kind,
-            "bytes": stats["bytes"],
-            "files": stats["files"],
+            "dagster/row_count": table_checks.table_rows(store, "raw_messages"),
+            "rows_this_run": raw.rows,
+            "etl_id": plan.etl_id,
+            "kind": plan.kind,
+            "bytes": raw.bytes,
+            "files": raw.files,
             "duration_s": round(time.monotonic() - started, 3),
-            "dagster/uri": f"{elt.store.root}/raw_messages",
-            **range_metadata(pending.plan, loader.topics()),
-        }
+            "dagster/uri": f"{store.root}/raw_messages",
+            **range_metadata(plan, loader.topics()),
+        },
     )
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            name,
-            deps=[raw_messages],
-            group_name=ELT_GROUP,
-            kinds={"parquet"},
-            description=TABLE_DESCRIPTIONS[name],
-            metadata={"dagster/column_schema": column_schema(name, schema)},
-            skippable=True,
-        )
-        for name, schema in contract.TABLES.items()
-    ],
-    can_subset=False,
-    pool=ELT_POOL,
-)
-def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
-    """The five tables and quarantine of each landed chunk: written while landing, else parsed."""
-    pending = this_runs_pending(context, loader)
-    if pending is None:
-        return
-    store = loader.output.store()
-    stats = loader.loader(context.log).derive_tables(pending)
     for name in contract.TABLES:
+        table = stats[name]
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
                 "dagster/row_count": table_checks.table_rows(store, name),
-                "rows_this_run": stats[name]["rows"],
-                "bytes": stats[name]["bytes"],
-                "files": stats[name]["files"],
-                **write_time(stats[name]["seconds"]),
-                "etl_id": pending.plan.etl_id,
-                "preview": table_preview(store, name, pending.plan),
+                "rows_this_run": table.rows,
+                "bytes": table.bytes,
+                "files": table.files,
+                # Encoding and writing this table's files (parsing is shared by all of them).
+                "write_s": round(table.seconds, 3),
+                "etl_id": plan.etl_id,
+                "preview": table_preview(store, name, plan),
                 "dagster/uri": f"{store.root}/{name}",
-                **range_metadata(pending.plan, contract.table_topics(name, loader.topics())),
+                **range_metadata(plan, contract.table_topics(name, loader.topics())),
             },
         )
 
@@ -143,7 +138,8 @@ def elt_tables(context: dg.AssetExecutionContext, loader: BatchLoaderResource):
 def kafka_offsets(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
 ) -> Iterator[dg.MaterializeResult]:
-    """The committed Kafka offsets in Redis, advanced only after every table is durable."""
+    """The committed Kafka offsets in Redis, advanced only after every table is durable and
+    its blocking checks passed. The pending plan is this step's input: what to commit."""
     pending = this_runs_pending(context, loader)
     if pending is None:
         heartbeat.end_run(context.run.run_id)

@@ -10,6 +10,7 @@ import sys
 import time
 
 from superhero_assets.cli import options, progress
+from superhero_assets.core import contract
 from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.run.pipeline import Loader, LoaderConfig
 from superhero_assets.core.store.output_store import OutputStore
@@ -59,14 +60,13 @@ def run_load(args: argparse.Namespace, settings) -> int:
     with progress.ProgressLine("load", stream, total=planned) as line:
         if stream is not None:
             loader.on_batch_read = lambda b: line.add(b.num_rows, progress.value_bytes(b))
-        raw = loader.land_raw(pending)
-    tables = loader.derive_tables(pending)
+        landed = loader.land(pending)
     entry = loader.commit(pending)
     summary = {
         "etl_id": entry["etl_id"],
         "kind": entry["kind"],
-        "loaded": raw["messages"],
-        "rows": {name: stats["rows"] for name, stats in tables.items()},
+        "loaded": landed["raw_messages"].rows,
+        "rows": {name: landed[name].rows for name in contract.TABLES},
         "seconds": round(time.monotonic() - started, 3),
         "output_fs": loader.store.root,
     }

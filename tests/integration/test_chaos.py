@@ -169,8 +169,7 @@ def test_a_fenced_out_run_never_moves_the_manifest_head_back(stack, tmp_path):
         produced = elt.produce_matches(4)["messages"]
         slow = elt.loader(lock_ttl_s=1, heartbeat=False)  # a frozen process: no heartbeat
         pending = slow.prepare(run_id="slow")
-        slow.land_raw(pending)
-        slow.derive_tables(pending)
+        slow.land(pending)
         time.sleep(1.3)  # it stalls: its locks expire
         assert elt.run()["etl_id"] == pending.plan.etl_id  # redone by another
         produced += elt.produce_matches(3, start=4)["messages"]

@@ -84,22 +84,29 @@ def test_full_elt_on_each_store_reads_back_with_exact_schemas_counts_and_layout(
 
 
 def test_a_chunks_files_are_written_together_and_an_older_empty_tables_file_goes(cloud):
-    # On an object store a chunk's files are closed at once, and whether chunks were landed
-    # is asked for all of them at once: the answers must be exactly those of one at a time.
+    # On an object store a chunk's files are closed at once (its raw file last), and whether
+    # chunks were landed is asked for all of them at once: the answers must be exactly those
+    # of one at a time.
     store = cloud.store()
     chunk, other = Chunk("t0000000a.lib.server.game", 0, 0, 9), Chunk("t0000000a.x", 1, 0, 9)
     store.write_bytes(chunk.relpath("quarantine"), b"an older run's file")
-    files = ChunkFiles(store, chunk)
+    files = ChunkFiles(store, chunk, "e")
     files.add("raw_messages", pa.table({"offset": list(range(10))}))
     files.add("buffer_meta", pa.table({"offset": list(range(7))}))
     written = files.close(["raw_messages", "buffer_meta", "log_meta", "quarantine"])
-    assert {name: rows for name, (rows, _, _) in written.items()} == {
+    assert {name: stats.rows for name, stats in written.items()} == {
         "raw_messages": 10,
         "buffer_meta": 7,
     }
     assert sorted(store.list_all()) == [chunk.relpath("buffer_meta"), chunk.relpath("raw_messages")]
     assert store.read_parquet(chunk.relpath("buffer_meta"))["offset"].to_pylist() == list(range(7))
-    assert landed(store, [other, chunk, other]) == [False, True, False]
+    found = landed(store, [other, chunk, other], "e")
+    assert [stats is not None for stats in found] == [False, True, False]
+    assert {name: stats.rows for name, stats in found[1].items()} == {
+        "raw_messages": 10,
+        "buffer_meta": 7,
+    }
+    assert landed(store, [chunk], "another plan") == [None]
 
 
 def test_a_run_with_nothing_new_rewrites_no_object(cloud):

@@ -112,8 +112,7 @@ def test_a_second_run_at_the_same_time_is_refused_by_the_lock(elt):
     pending = first.prepare(run_id="first")
     with pytest.raises(StateError, match="Another run holds the lock"):
         elt.loader().prepare(run_id="second")
-    first.land_raw(pending)
-    first.derive_tables(pending)
+    first.land(pending)
     first.commit(pending)
     assert elt.run() is None
 

@@ -119,7 +119,7 @@ def test_the_native_reader_gives_the_same_table(topic):
 
 @pytest.mark.parametrize("make", [_client, pytest.param(_native, marks=needs_native)])
 def test_one_source_reads_consecutive_chunks_of_a_partition_exactly_once(topic, make):
-    """As land_raw does: one source, chunk after chunk, each ending mid-batch or on a marker
+    """As land does: one source, chunk after chunk, each ending mid-batch or on a marker
     (a chunk's last read can take messages past its end: the next one must not lose them)."""
     bootstrap, name = topic
     source = make(bootstrap)

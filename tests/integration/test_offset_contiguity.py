@@ -39,8 +39,7 @@ def land(elt) -> tuple[Plan, Callable[[], object]]:
     """Load without committing; returns the plan and the commit."""
     loader = elt.loader(chunk_messages=CHUNK)
     pending = loader.prepare(run_id="contiguity")
-    loader.land_raw(pending)
-    loader.derive_tables(pending)
+    loader.land(pending)
     return pending.plan, lambda: loader.commit(pending)
 
 

@@ -105,8 +105,7 @@ class EltEnv:
         pending = loader.prepare(run_id="test")
         if pending is None:
             return None
-        loader.land_raw(pending)
-        loader.derive_tables(pending)
+        loader.land(pending)
         return loader.commit(pending)
 
     def cli_load(

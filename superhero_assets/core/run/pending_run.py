@@ -1,9 +1,10 @@
 """The run in progress, typed: what `_manifest/pending.json` holds and every phase takes.
 
-prepare() writes it under the topic locks; land_raw, derive_tables and commit take it, in
-one process or in Dagster steps of their own; a run that dies leaves it, and the next run
-redoes exactly its plan. The JSON keys are those earlier versions wrote, so a pending run
-left by one is still redone.
+prepare() writes it under the topic locks; land and commit take it, in one process or in
+Dagster steps of their own; a run that dies leaves it, and the next run redoes exactly its
+plan. The JSON keys are those earlier versions wrote, so a pending run left by one is still
+redone (a "derived" key they may hold, the chunks derived while landing, is not needed
+any more and is ignored).
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from superhero_assets.core.run.plan import Plan
 
 # {topic: {partition: value}}: offsets or message counts.
 PerPartition = dict[str, dict[int, int]]
-# A table's files of one chunk: [rows, bytes, seconds]; runs before seconds were kept wrote
-# [rows, bytes].
-Written = list[float]
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,6 @@ class PendingRun:
     started_at: int  # epoch milliseconds: etl_meta.timestamp_start
     run_id: str  # who runs it: a Dagster run id, or the CLI's own
     binding: str  # core/binding.Binding as JSON: which output and cluster the commit is for
-    # {chunk stem: {table: Written}} of the chunks derived while landing (record_derived).
-    derived: dict[str, dict[str, Written]] = field(default_factory=dict)
 
     def redone_by(
         self,
@@ -60,9 +56,6 @@ class PendingRun:
         """The same plan, taken over by a new run under its own locks."""
         return replace(self, tokens=tokens, expected=expected, run_id=run_id, binding=binding)
 
-    def with_derived(self, derived: dict[str, dict[str, Written]]) -> PendingRun:
-        return replace(self, derived=derived)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "plan": self.plan.to_json(),
@@ -72,7 +65,6 @@ class PendingRun:
             "started_at": self.started_at,
             "run_id": self.run_id,
             "binding": self.binding,
-            "derived": self.derived,
         }
 
     @classmethod
@@ -85,7 +77,6 @@ class PendingRun:
             started_at=data["started_at"],
             run_id=data.get("run_id", ""),
             binding=data.get("binding", ""),
-            derived=data.get("derived", {}),
         )
 
 

@@ -1,6 +1,6 @@
 """One batch run, in the order that makes it exactly-once (the README's "Guarantees").
 
-prepare (lock, plan or redo) -> land_raw -> derive_tables -> commit (manifest, then Redis).
+prepare (lock, plan or redo) -> land (raw, tables, etl_meta) -> commit (manifest, then Redis).
 Each phase reads what it needs from the pending plan in the store, so the phases may run in
 separate processes (Dagster steps) and a run that died is redone with the same plan.
 """
@@ -30,7 +30,13 @@ from superhero_assets.core.run import binding, heartbeat, manifest, state
 from superhero_assets.core.run.pending_run import PendingRun
 from superhero_assets.core.run.plan import Chunk, Plan
 from superhero_assets.core.run.planner import new_plan, plan_is_committed
-from superhero_assets.core.store.chunk_files import ChunkFiles, for_each, gc_paused, landed
+from superhero_assets.core.store.chunk_files import (
+    ChunkFiles,
+    TableStats,
+    for_each,
+    gc_paused,
+    landed,
+)
 from superhero_assets.core.store.output_store import OutputStore
 
 _RAW = frozenset({"raw_messages"})
@@ -54,10 +60,6 @@ class LoaderConfig:
     # third of it (core/run/heartbeat.py).
     lock_ttl_s: int = 30
     heartbeat: bool = True  # off only in tests that imitate a frozen process
-    # Parse each batch while landing it, and let derive_tables skip the chunks derived so:
-    # those of this Loader, and those record_derived noted in the pending plan (Dagster's
-    # tables step runs with a Loader of its own).
-    derive_while_landing: bool = True
 
     def __post_init__(self) -> None:
         for topic in self.topics:
@@ -71,11 +73,9 @@ class Loader:
     store: OutputStore
     config: LoaderConfig = field(default_factory=LoaderConfig)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("superhero.elt"))
-    # Called with each raw batch land_raw reads from Kafka, on the reading thread, for a
+    # Called with each raw batch land reads from Kafka, on the reading thread, for a
     # progress display: it must be quick and must not keep the batch (memory follows it).
     on_batch_read: Callable[[pa.Table], None] | None = None
-    # Chunks this Loader derived while landing them: (etl_id, chunk) -> {table: (rows, bytes)}
-    _derived: dict = field(default_factory=dict, init=False, repr=False)
     _duckdb: dict = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -152,34 +152,58 @@ class Loader:
             self._release(tokens)
             raise
 
-    # 4: raw landing
-    def land_raw(self, pending: PendingRun) -> dict[str, int]:
-        """Land every planned chunk, one consume() batch at a time.
+    # 4: landing: raw_messages, the five tables and quarantine, then etl_meta
+    def land(self, pending: PendingRun) -> dict[str, TableStats]:
+        """Land every planned chunk, one consume() batch at a time: each batch's raw messages
+        and the tables parsed from it, then the run's etl_meta row.
 
-        A worker thread writes (and, with derive_while_landing, parses) batch b while the
-        next is read, so memory holds a few batches, never a whole chunk.
+        Returns what the plan wrote to each table (raw_messages and contract.TABLES). A
+        worker thread writes batch b while the next is read, so memory holds a few batches,
+        never a whole chunk. A chunk an attempt that died landed already is neither read nor
+        parsed again: its files' footers say what it holds.
         """
         plan = pending.plan
-        derive = self.config.derive_while_landing
         if self.config.return_memory:
             return_freed_memory()
-        stats = {"messages": 0, "bytes": 0, "files": 0}
+        stats = {name: TableStats() for name in ("raw_messages", *contract.TABLES)}
+
+        def count(written: dict[str, TableStats]) -> None:
+            for name, table in written.items():
+                stats[name] += table
+
         try:
-            source = make_source(self.kafka_config, sorted({c.topic for c in plan.chunks}))
+            self._keep_locks(pending)
+            before = landed(self.store, plan.chunks, plan.etl_id)
+            todo = [chunk for chunk, done in zip(plan.chunks, before, strict=True) if done is None]
+            for done in before:
+                if done is not None:
+                    count(done)
+            if todo:
+                self._land_chunks(pending, todo, count)
+            count(self._write_etl_meta(pending))
         except BaseException:
             self._release(pending.tokens)
             raise
+        finally:
+            self._close_duckdb()
+        return stats
+
+    def _land_chunks(
+        self,
+        pending: PendingRun,
+        chunks: list[Chunk],
+        count: Callable[[dict[str, TableStats]], None],
+    ) -> None:
+        plan = pending.plan
+        source = make_source(self.kafka_config, sorted({c.topic for c in chunks}))
         in_flight: deque[Future] = deque()  # batches being added (and local chunks closing)
         uploading: deque[Future] = deque()  # chunks whose files go to an object store
 
         def settle(queue: deque[Future], until: int) -> None:
             while len(queue) > until:
-                landed = queue.popleft().result()
-                if landed is not None:  # a chunk's files are durable
-                    rows, size, _ = landed
-                    stats["bytes"] += size
-                    stats["messages"] += rows
-                    stats["files"] += 1
+                written = queue.popleft().result()
+                if written is not None:  # a chunk's files are durable
+                    count(written)
                     faults.maybe_die("mid_landing")
 
         try:
@@ -198,33 +222,24 @@ class Loader:
                     self.config.parse_threads, thread_name_prefix="superhero-parse"
                 ) as parsers,
             ):
-                for chunk, done in zip(plan.chunks, landed(self.store, plan.chunks), strict=True):
+                for chunk in chunks:
                     self._keep_locks(pending)
-                    if done:
-                        continue  # landed by the attempt that died: files are all-or-nothing
-                    files, adds = ChunkFiles(self.store, chunk), []
+                    files, adds = ChunkFiles(self.store, chunk, plan.etl_id), []
                     with gc_paused():  # 100k message objects at a time make the GC thrash
                         for batch in read_chunk(source, chunk, self.config.batch_messages):
                             if self.on_batch_read is not None:
                                 self.on_batch_read(batch)
                             # Two batches are parsed at once; the writers add them in order.
-                            parsed = parsers.submit(self._parse, plan.etl_id, batch, derive)
+                            parsed = parsers.submit(self._parse, plan.etl_id, batch)
                             adds.append(worker.submit(self._add_parsed, files, parsed, _RAW))
-                            if derive:
-                                adds.append(
-                                    deriver.submit(self._add_parsed, files, parsed, _DERIVED)
-                                )
-                            in_flight.extend(adds[-2:] if derive else adds[-1:])
+                            adds.append(deriver.submit(self._add_parsed, files, parsed, _DERIVED))
+                            in_flight.extend(adds[-2:])
                             del batch, parsed
-                            settle(in_flight, until=self.config.batches_in_flight * (1 + derive))
+                            settle(in_flight, until=self.config.batches_in_flight * 2)
                     if self.store.is_local:
-                        close = worker.submit(self._close_landed, files, plan.etl_id, derive, adds)
-                        in_flight.append(close)
+                        in_flight.append(worker.submit(self._close_landed, files, adds))
                     else:
-                        close = uploader.submit(
-                            self._close_landed, files, plan.etl_id, derive, adds
-                        )
-                        uploading.append(close)
+                        uploading.append(uploader.submit(self._close_landed, files, adds))
                         settle(uploading, until=2)
                     settle(in_flight, until=self.config.batches_in_flight)
                 settle(in_flight, until=0)
@@ -232,58 +247,25 @@ class Loader:
         except BaseException:
             for future in (*in_flight, *uploading):
                 future.cancel()
-            self._release(pending.tokens)
             raise
         finally:
             source.close()
-            self._close_duckdb()  # derive_tables opens its own if it needs them
-        return stats
 
-    def record_derived(self, pending: PendingRun) -> PendingRun:
-        """Note in the pending plan the chunks whose tables this Loader wrote while landing.
-
-        derive_tables in another process (Dagster's next step) then takes them as they are
-        instead of reading their raw files again.
-        """
-        plan = pending.plan
-        try:
-            # Only the lock holder may write the pending plan: one whose lock expired
-            # meanwhile would overwrite the plan of the run that took over.
-            self._keep_locks(pending)
-            pending = pending.with_derived(
-                {
-                    chunk.stem: {table: list(files) for table, files in written.items()}
-                    for chunk in plan.chunks
-                    if (written := self._derived.get((plan.etl_id, chunk))) is not None
-                }
-            )
-            manifest.write_pending(self.store, pending)
-        except BaseException:
-            self._release(pending.tokens)
-            raise
-        return pending
-
-    def _parse(self, etl_id: str, raw: pa.Table, derive: bool) -> dict[str, pa.Table]:
-        tables = parse_batch(raw, etl_id, self._connection()) if derive else {}
-        return {"raw_messages": raw, **tables}
+    def _parse(self, etl_id: str, raw: pa.Table) -> dict[str, pa.Table]:
+        return {"raw_messages": raw, **parse_batch(raw, etl_id, self._connection())}
 
     @staticmethod
     def _add_parsed(files: ChunkFiles, parsed: Future, names: frozenset[str]) -> None:
         files.add_all({n: t for n, t in parsed.result().items() if n in names})
 
-    def _close_landed(
-        self, files: ChunkFiles, etl_id: str, derive: bool, adds: list[Future]
-    ) -> tuple[int, int, float]:
+    @staticmethod
+    def _close_landed(files: ChunkFiles, adds: list[Future]) -> dict[str, TableStats]:
         # Every batch of the chunk was added (or failed) by now, or is being added by the
-        # other writer: wait for all. A failed one must leave no file: a retry skips any
-        # chunk whose raw file exists.
+        # other writer: wait for all. A failed one must leave no raw file: a retry reads
+        # again any chunk whose raw file (written last) is missing.
         for add in adds:
             add.result()
-        written = files.close(["raw_messages", *(contract.CHUNKED_TABLES if derive else ())])
-        raw = written.pop("raw_messages")
-        if derive:
-            self._derived[(etl_id, files.chunk)] = written
-        return raw
+        return files.close(["raw_messages", *contract.CHUNKED_TABLES])
 
     def _connection(self):
         """This thread's cursor on the Loader's one DuckDB database.
@@ -299,65 +281,27 @@ class Loader:
                 con = self._duckdb[threading.get_ident()] = self._duckdb["database"].cursor()
             return con
 
-    # 4 (continued): the typed tables and quarantine, one file per chunk and table
-    def derive_tables(self, pending: PendingRun) -> dict[str, dict[str, float]]:
-        """Each table's files of the plan; {table: rows, bytes, files and the seconds spent
-        encoding and writing them}, also for chunks derived while landing."""
+    def _write_etl_meta(self, pending: PendingRun) -> dict[str, TableStats]:
+        """The run's one etl_meta row, last: rewritten whole by a redone plan."""
         plan = pending.plan
-        stats = {t: {"rows": 0, "bytes": 0, "files": 0, "seconds": 0.0} for t in contract.TABLES}
-        if self.config.return_memory:
-            return_freed_memory()
-        recorded = pending.derived  # see record_derived
-        try:
-            self._keep_locks(pending)  # even when every chunk was derived while landing
-            for chunk in plan.chunks:
-                if chunk.stem in recorded:  # {table: [rows, bytes]}
-                    self._derived.setdefault((plan.etl_id, chunk), recorded[chunk.stem])
-                if (plan.etl_id, chunk) in self._derived:
-                    continue  # derived while landing, for this same plan
-                self._keep_locks(pending)
-                files = ChunkFiles(self.store, chunk)
-                with self.store.fs.open(self.store.path(chunk.relpath("raw_messages")), "rb") as fh:
-                    for batch in pq.ParquetFile(fh).iter_batches(self.config.batch_messages):
-                        raw = pa.Table.from_batches([batch])
-                        files.add_all(parse_batch(raw, plan.etl_id, self._connection()))
-                self._derived[(plan.etl_id, chunk)] = files.close(contract.CHUNKED_TABLES)
-            for chunk in plan.chunks:
-                # [rows, bytes, seconds]; a plan recorded before seconds were kept has two,
-                # and then the table's time is unknown (NaN), not a smaller figure.
-                for name, (rows, size, *spent) in self._derived.pop((plan.etl_id, chunk)).items():
-                    stats[name]["bytes"] += size
-                    stats[name]["rows"] += rows
-                    stats[name]["files"] += 1
-                    stats[name]["seconds"] += spent[0] if spent else float("nan")
-            etl_meta_started = time.perf_counter()
-            etl_meta = pa.table(
-                {
-                    "etl_id": [plan.etl_id],
-                    "service": ["Kafka"],
-                    "mode": ["Batch"],
-                    "timestamp_start": [pending.started_at],
-                    "timestamp_end": [_now_ms()],
-                },
-                schema=pa.schema(
-                    [
-                        (f.name, pa.int64() if f.type == contract.TS_MS else f.type)
-                        for f in contract.ETL_META
-                    ]
-                ),
-            ).cast(contract.ETL_META)
-            stats["etl_meta"]["bytes"] += self.store.write_parquet(
-                f"etl_meta/{plan.etl_id}.parquet", etl_meta
-            )
-            stats["etl_meta"].update(
-                rows=1, files=1, seconds=time.perf_counter() - etl_meta_started
-            )
-        except BaseException:
-            self._release(pending.tokens)
-            raise
-        finally:
-            self._close_duckdb()
-        return stats
+        started = time.perf_counter()
+        etl_meta = pa.table(
+            {
+                "etl_id": [plan.etl_id],
+                "service": ["Kafka"],
+                "mode": ["Batch"],
+                "timestamp_start": [pending.started_at],
+                "timestamp_end": [_now_ms()],
+            },
+            schema=pa.schema(
+                [
+                    (f.name, pa.int64() if f.type == contract.TS_MS else f.type)
+                    for f in contract.ETL_META
+                ]
+            ),
+        ).cast(contract.ETL_META)
+        size = self.store.write_parquet(f"etl_meta/{plan.etl_id}.parquet", etl_meta)
+        return {"etl_meta": TableStats(1, size, 1, time.perf_counter() - started)}
 
     def _close_duckdb(self) -> None:
         with self._lock:

@@ -1,4 +1,9 @@
-"""One chunk's files, built in memory a row group per batch, each written whole on close."""
+"""One chunk's files, built in memory a row group per batch, each written whole on close.
+
+The raw file is written last and names the plan that wrote it (its footer's `etl_id`): a
+chunk whose raw file carries the plan's etl_id has all its files, so a redone plan takes
+what they hold from their footers instead of reading and parsing the chunk again.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 import pyarrow as pa
@@ -17,16 +23,40 @@ from superhero_assets.core import contract
 from superhero_assets.core.run.plan import Chunk
 from superhero_assets.core.store.output_store import OutputStore, parquet_options
 
+# The raw file's footer key naming the plan (etl_id) that landed the chunk.
+LANDED_BY = "superhero.etl_id"
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """What a run wrote to one table: rows, bytes and files, and the seconds spent encoding
+    and writing them (none for files an earlier attempt of the same plan wrote)."""
+
+    rows: int = 0
+    bytes: int = 0
+    files: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: TableStats) -> TableStats:
+        return TableStats(
+            self.rows + other.rows,
+            self.bytes + other.bytes,
+            self.files + other.files,
+            self.seconds + other.seconds,
+        )
+
 
 class ChunkFiles:
     """One chunk's files, built in memory a row group per batch; each appears whole on close.
 
     Only the compressed Parquet is held, so memory follows the batch, not the chunk.
     Different tables may be added from different threads; each table from one at a time.
+    etl_id is the plan's: the raw file's footer records it (see landed()).
     """
 
-    def __init__(self, store: OutputStore, chunk: Chunk) -> None:
+    def __init__(self, store: OutputStore, chunk: Chunk, etl_id: str = "") -> None:
         self.store, self.chunk = store, chunk
+        self._landed_by = {LANDED_BY: etl_id}
         self._open: dict[str, tuple[io.BytesIO, pq.ParquetWriter]] = {}
         self._rows: dict[str, int] = {}
         # Time spent encoding and writing each table: the part of a run that is its own.
@@ -38,11 +68,12 @@ class ChunkFiles:
         started = time.perf_counter()
         if name not in self._open:
             buf = io.BytesIO()
+            schema = table.schema
+            if name == "raw_messages":
+                schema = schema.with_metadata(self._landed_by)
             self._open[name] = (
                 buf,
-                pq.ParquetWriter(
-                    buf, table.schema, **parquet_options(table.schema, row_group_size=None)
-                ),
+                pq.ParquetWriter(buf, schema, **parquet_options(schema, row_group_size=None)),
             )
         self._open[name][1].write_table(table)
         self._rows[name] = self._rows.get(name, 0) + table.num_rows
@@ -55,24 +86,28 @@ class ChunkFiles:
         for name, table in tables.items():
             self.add(name, table)
 
-    def close(self, names: Iterable[str]) -> dict[str, tuple[int, int, float]]:
-        """Write the files of these tables; {table: (rows, bytes, seconds)} of those written.
+    def close(self, names: Iterable[str]) -> dict[str, TableStats]:
+        """Write the files of these tables; the stats of those written (one file each).
 
-        On an object store, where each file is a request or more, they go at once: one
-        chunk's files are independent (a retry skips a chunk only once its raw file exists,
-        and rewrites every other file of it).
+        The raw file goes last, once every other file is durable: a retry skips a chunk only
+        once its raw file exists, so a chunk is landed whole or not at all. On an object
+        store, where each file is a request or more, the others go at once.
         """
         names = list(names)
-        closed = for_each(self.store, self._close_one, names)
-        return {name: c for name, c in zip(names, closed, strict=True) if c is not None}
+        first = [n for n in names if n != "raw_messages"]
+        closed = dict(zip(first, for_each(self.store, self._close_one, first), strict=True))
+        if "raw_messages" in names:
+            closed["raw_messages"] = self._close_one("raw_messages")
+        return {name: closed[name] for name in names if closed[name] is not None}
 
-    def _close_one(self, name: str) -> tuple[int, int, float] | None:
+    def _close_one(self, name: str) -> TableStats | None:
         started = time.perf_counter()
         path = self.chunk.relpath(name)
         if name not in self._open:
             if name == "raw_messages":  # an empty chunk still records that it was read
-                size = self.store.write_parquet(path, contract.RAW_MESSAGES.empty_table())
-                return 0, size, time.perf_counter() - started
+                empty = contract.RAW_MESSAGES.empty_table().replace_schema_metadata(self._landed_by)
+                size = self.store.write_parquet(path, empty)
+                return TableStats(0, size, 1, time.perf_counter() - started)
             self.store.delete(path)  # a replay must not leave an older file behind
             return None
         buf, writer = self._open.pop(name)
@@ -80,7 +115,7 @@ class ChunkFiles:
         data = buf.getvalue()
         self.store.write_bytes(path, data)
         self._spent(name, started)
-        return self._rows[name], len(data), round(self._seconds[name], 4)
+        return TableStats(self._rows[name], len(data), 1, round(self._seconds[name], 4))
 
 
 _T = TypeVar("_T")
@@ -98,13 +133,41 @@ def for_each(store: OutputStore, fn: Callable[[_T], _R], items: list[_T]) -> lis
         return list(pool.map(fn, items))
 
 
-def landed(store: OutputStore, chunks: list[Chunk]) -> list[bool]:
-    """Whether each chunk's raw file exists (landed by an attempt that died).
+def landed(
+    store: OutputStore, chunks: list[Chunk], etl_id: str
+) -> list[dict[str, TableStats] | None]:
+    """For each chunk that plan etl_id landed already (an attempt that died), what its files
+    hold, from their footers (nothing is parsed again); None for the others.
 
-    Asked for every chunk before reading any: the topics' locks keep anyone else from
-    landing them meanwhile.
+    A raw file another plan wrote (the run a replay supersedes) or one written before raw
+    files named their plan (and before they were written last) does not count: the chunk
+    is read again. Asked for every chunk before reading any: the topics' locks keep anyone
+    else from landing them meanwhile.
     """
-    return for_each(store, lambda chunk: store.exists(chunk.relpath("raw_messages")), chunks)
+
+    def stats(chunk: Chunk) -> dict[str, TableStats] | None:
+        raw = chunk.relpath("raw_messages")
+        if not store.exists(raw):
+            return None
+        meta, size = _footer(store, raw)
+        if (meta.metadata or {}).get(LANDED_BY.encode()) != etl_id.encode():
+            return None
+        found = {"raw_messages": TableStats(meta.num_rows, size, 1)}
+        for table in contract.CHUNKED_TABLES:
+            if store.exists(path := chunk.relpath(table)):
+                meta, size = _footer(store, path)
+                found[table] = TableStats(meta.num_rows, size, 1)
+        return found
+
+    return for_each(store, stats, chunks)
+
+
+def _footer(store: OutputStore, relpath: str) -> tuple[pq.FileMetaData, int]:
+    """A Parquet file's footer and its size in bytes: a read of its end, not its data."""
+    with store.fs.open(store.path(relpath), "rb") as fh:
+        size = fh.seek(0, io.SEEK_END)
+        fh.seek(0)
+        return pq.read_metadata(fh), size
 
 
 @contextmanager
