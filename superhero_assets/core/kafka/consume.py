@@ -72,7 +72,7 @@ def make_consumer(client_config: dict) -> LoaderConsumer:
 
 
 def make_source(client_config: dict, topics: Sequence[str] = ()) -> BatchSource:
-    """What land_raw reads chunks with: the native reader when it can, else confluent-kafka.
+    """What Loader.land reads chunks with: the native reader when it can, else confluent-kafka.
 
     topics are looked up first: the first partition read of a topic the client has not
     seen could otherwise wait up to a second for its messages.
