@@ -17,6 +17,7 @@ import uuid
 import duckdb
 import pyarrow as pa
 import pytest
+from fsspec.core import strip_protocol
 
 from superhero_assets.core import contract
 from superhero_assets.core.run.plan import Chunk
@@ -74,7 +75,7 @@ def test_full_elt_on_each_store_reads_back_with_exact_schemas_counts_and_layout(
     con = duckdb.connect()
     con.register_filesystem(store.fs)
     proto = str(cloud.output).split("://")[0]
-    glob = f"{proto}://{store.fs._strip_protocol(store.root)}/lib_server_game/**/*.parquet"
+    glob = f"{proto}://{strip_protocol(store.root)}/lib_server_game/**/*.parquet"
     assert con.sql(f"SELECT count(*) FROM '{glob}'").fetchall()[0][0] == expected["game"]
     head = store.read_json("_manifest/head.json")
     assert head["etl_id"] == entry["etl_id"]

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import redis
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
+from fsspec.core import strip_protocol
 
 from superhero_assets.core import contract
 from superhero_assets.core.run.pipeline import Loader, LoaderConfig
@@ -175,7 +176,7 @@ class EltEnv:
             return pa.table({})
         if store.is_local:
             return pa.concat_tables([pq.read_table(f) for f in files])
-        paths = [store.fs._strip_protocol(f) for f in files]
+        paths = [strip_protocol(f) for f in files]
         dataset = ds.dataset(paths, format="parquet", filesystem=store.pyarrow_filesystem())
         return dataset.to_table()
 

@@ -228,10 +228,11 @@ class OutputStore:
             listed = self.fs.find(base)
         except FileNotFoundError:
             return []
+        # find() gives paths as the file system names them: without a protocol.
         root = strip_protocol(self.root).rstrip("/")
         found = []
         for full in listed:
-            rel = strip_protocol(full)[len(root) + 1 :]
+            rel = full[len(root) + 1 :]
             if rel.endswith(suffix) and not PurePosixPath(rel).name.startswith("."):
                 found.append(rel)
         return sorted(found)
