@@ -432,3 +432,36 @@ def test_an_output_store_without_options_takes_the_environments(environ):
         store.fs.connection_string
         == config.for_cli().output.storage_options()[0]["connection_string"]
     )
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {**SERVICES_ENV, **S3_ENV, "AWS_SESSION_TOKEN": "tok-SECRET-1"},
+        {**SERVICES_ENV, **AZURITE},
+        {
+            **SERVICES_ENV,
+            "OUTPUT_FS": "az://c",
+            "AZURE_ACCOUNT_NAME": "acct",
+            "AZURE_TENANT_ID": "t",
+            "AZURE_CLIENT_ID": "c",
+            "AZURE_CLIENT_SECRET": SECRETS["AZURE_CLIENT_SECRET"],
+            "AZURE_STORAGE_CONNECTION_STRING": "AccountKey=cs-SECRET-2",
+        },
+    ],
+    ids=["s3", "azurite", "azure-service-principal"],
+)
+def test_what_dagster_records_of_the_resources_names_secrets_never_holds_them(environ, env):
+    from dagster._core.remote_representation.external_data import RepositorySnap
+
+    from superhero_assets.resources import ParquetIOManager
+
+    environ(env)
+    built = config.for_dagster(env)
+    defs = dg.Definitions(
+        resources={"loader": built.loader, "io_manager": ParquetIOManager(output=built.output)}
+    )
+    snapshot = str(RepositorySnap.from_def(defs.get_repository_def()))
+    secrets = [v for k, v in env.items() if k in config.SECRETS]
+    assert secrets and not [v for v in secrets if v in snapshot]
+    assert all(k in snapshot for k in env if k in config.SECRETS)
