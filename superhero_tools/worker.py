@@ -14,7 +14,6 @@ import os
 import subprocess
 import time
 
-from superhero_assets.core.connections import redis_from_env
 from superhero_tools.devserver import ELT_JOB, dagster_cli, dagster_home
 from superhero_tools.settings import Settings
 
@@ -41,7 +40,9 @@ def launch_run(env: dict[str, str]) -> int:
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     channel = args.channel or os.getenv("WORKER_CHANNEL", "CLEAN")
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(settings))}
-    pubsub = redis_from_env().pubsub(ignore_subscribe_messages=True)
+    from superhero_assets import config  # Dagster's import costs seconds: only when run
+
+    pubsub = config.redis_state(dagster=False).client().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel)
     print(f"worker: listening on Redis channel {channel!r}", flush=True)
     runs = 0

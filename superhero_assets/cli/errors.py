@@ -6,12 +6,9 @@ already say so; the clients' own errors (redis-py, confluent-kafka) are translat
 
 from __future__ import annotations
 
-import os
-
 import redis
 from confluent_kafka import KafkaException
 
-from superhero_assets.core.connections import kafka_config_from_env
 from superhero_assets.core.kafka import errors as kafka_errors
 from superhero_assets.core.kafka.consume import ConsumeError
 from superhero_assets.core.run.plan import PlanError
@@ -25,14 +22,19 @@ def user_error(exc: BaseException) -> str | None:
     if isinstance(exc, redis.RedisError):
         return _redis(exc)
     if isinstance(exc, KafkaException):
-        return kafka_errors.explain("failed", exc, kafka_config_from_env())
+        from superhero_assets import config
+
+        return kafka_errors.explain("failed", exc, config.kafka(dagster=False).client_config())
     if isinstance(exc, ValueError | StateError | PlanError | ConsumeError):
         return str(exc)
     return None
 
 
 def _redis(exc: redis.RedisError) -> str | None:
-    where = f"{os.getenv('REDIS_HOST', 'localhost')}:{os.getenv('REDIS_PORT', '6379')}"
+    from superhero_assets import config
+
+    state = config.redis_state(dagster=False)
+    where = f"{state.host}:{state.port}"
     detail = " ".join(str(exc).split())[:200]
     auth_refused = isinstance(exc, redis.ResponseError) and "auth" in detail.lower()
     if isinstance(exc, redis.AuthenticationError) or auth_refused:

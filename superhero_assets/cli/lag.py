@@ -12,8 +12,9 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 
+import redis
+
 from superhero_assets.cli import options
-from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.kafka.consume import make_consumer
 from superhero_assets.core.kafka.lag import measure, oldest_age_s
 from superhero_assets.core.store.output_store import OutputStore
@@ -74,17 +75,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_lag(args: argparse.Namespace, settings) -> int:
+    from superhero_assets import config  # Dagster's import costs seconds: only when run
+
+    resources = config.for_cli(output_fs=args.output_fs)
     report = lag_report(
-        kafka_config_from_env(), OutputStore(args.output_fs), args.topics, args.age_timeout
+        resources.kafka.client_config(),
+        resources.output.store(),
+        args.topics,
+        args.age_timeout,
+        resources.redis_state.client(),
     )
     print(as_json(report) if args.json else as_table(report))
     return EXIT_UNMEASURABLE if report.errors else 0
 
 
 def lag_report(
-    kafka_config: dict, store: OutputStore, topics: tuple[str, ...], age_timeout_s: float
+    kafka_config: dict,
+    store: OutputStore,
+    topics: tuple[str, ...],
+    age_timeout_s: float,
+    r: redis.Redis,
 ) -> LagReport:
-    r = redis_from_env()
     consumer = make_consumer(kafka_config)
     try:
         lags = measure(consumer, r, store, topics)

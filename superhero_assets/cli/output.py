@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 
 from superhero_assets.cli import options
-from superhero_assets.core.connections import kafka_config_from_env, redis_from_env
 from superhero_assets.core.kafka.consume import make_consumer
 from superhero_assets.core.run.adopt import adopt
 from superhero_assets.core.run.binding import kafka_cluster_id
-from superhero_assets.core.store.output_store import OutputStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,14 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_output(args: argparse.Namespace, settings) -> int:
-    store = OutputStore(args.output_fs)
+    from superhero_assets import config  # Dagster's import costs seconds: only when run
+
+    resources = config.for_cli(output_fs=args.output_fs)
+    store = resources.output.store()
     store.check_writable()
-    consumer = make_consumer(kafka_config_from_env())
+    consumer = make_consumer(resources.kafka.client_config())
     try:
         cluster = kafka_cluster_id(consumer)
     finally:
         consumer.close()
-    for moved in adopt(redis_from_env(), store, cluster, args.topics, ttl_ms=30_000):
+    redis_client = resources.redis_state.client()
+    for moved in adopt(redis_client, store, cluster, args.topics, ttl_ms=30_000):
         was = moved.before.output_root if moved.before else "nothing"
         print(f"{moved.topic}: offsets now bound to {moved.after.output_root} (were: {was})")
     return 0

@@ -16,8 +16,12 @@ class KafkaResource(dg.ConfigurableResource):
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )
     sasl_mechanism: str | None = Field(default=None, description="For example SCRAM-SHA-512.")
-    sasl_username: str | None = Field(default=None, description="Via dg.EnvVar.")
-    sasl_password: str | None = Field(default=None, description="Via dg.EnvVar.")
+    sasl_username: str | None = Field(
+        default=None, description="KAFKA_SASL_USERNAME, via dg.EnvVar.", repr=False
+    )
+    sasl_password: str | None = Field(
+        default=None, description="KAFKA_SASL_PASSWORD, via dg.EnvVar.", repr=False
+    )
     ssl_ca_location: str | None = Field(default=None, description="CA bundle for SSL.")
     extra_config: dict[str, str] = Field(
         default_factory=dict, description="Any other librdkafka setting, passed as is."

@@ -1,40 +1,110 @@
 """The Parquet output on OUTPUT_FS (the io_manager that reads it: resources/io_manager.py)."""
 
-import os
-
 import dagster as dg
+from dagster_aws.s3 import S3Resource
+from dagster_azure.adls2 import ADLS2Resource
+from dagster_gcp import GCSResource
 from pydantic import Field
 
-from superhero_assets.core.store.output_store import OutputStore, storage_options_from_env
+from superhero_assets.core.store import config as store_config
+from superhero_assets.core.store.output_store import OutputStore
+
+_CREDENTIAL_FIELDS = {
+    "s3": ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"),
+    "adls2": ("credential",),
+}
+
+
+class _Redacted:
+    """A nested resource's repr without its credentials."""
+
+    def __init__(self, resource: dg.ConfigurableResource, hidden: tuple[str, ...]) -> None:
+        self.resource, self.hidden = resource, hidden
+
+    def __repr__(self) -> str:
+        shown = [f"{k}={v!r}" for k, v in self.resource if k not in self.hidden]
+        return f"{type(self.resource).__name__}({', '.join([*shown, '...'])})"
 
 
 class OutputResource(dg.ConfigurableResource):
     """Where the tables live: OUTPUT_FS, a local path or an s3://, gs://, az:// URL.
 
-    Non-secret settings (endpoints, account names, project ids) are read from the
-    environment by the store; the secrets below are given as dg.EnvVar, so Dagster shows
-    only the variable's name, never its value. Unset, they too come from the environment.
+    The object store's credentials and client settings are Dagster's own integrations:
+    `s3` (dagster-aws), `gcs` (dagster-gcp) and `adls2` (dagster-azure), used for the
+    cloud output_fs names; the other fields are what those have no field for.
+    superhero_assets/config.py builds them from the environment, secrets as dg.EnvVar, so
+    Dagster shows only a variable's name, never its value.
     """
 
     output_fs: str = Field(default="./data", description="OUTPUT_FS root of every table.")
-    aws_secret_access_key: str | None = Field(
-        default=None, description="AWS_SECRET_ACCESS_KEY, as dg.EnvVar."
+    s3: S3Resource | None = Field(
+        default=None,
+        description="s3:// credentials and client settings (AWS_*); unset: boto's own chain.",
     )
-    azure_account_key: str | None = Field(
-        default=None, description="AZURE_ACCOUNT_KEY, as dg.EnvVar."
+    gcs: GCSResource | None = Field(
+        default=None,
+        description="gs:// project (GCP_PROJECT_ID); unset: application default credentials.",
+    )
+    adls2: ADLS2Resource | None = Field(
+        default=None,
+        description="az:// storage account (AZURE_ACCOUNT_NAME) and credential "
+        "(AZURE_ACCOUNT_KEY as ADLS2Key, a service principal as ADLS2DefaultAzureCredential).",
+    )
+    gcs_credentials_file: str | None = Field(
+        default=None,
+        description="Service-account key file (GOOGLE_APPLICATION_CREDENTIALS).",
+    )
+    gcs_endpoint_url: str | None = Field(
+        default=None, description="A GCS emulator (STORAGE_EMULATOR_HOST)."
+    )
+    azure_endpoint_url: str | None = Field(
+        default=None,
+        description="Blob endpoint replacing the account's, e.g. Azurite's "
+        "(AZURE_STORAGE_ENDPOINT).",
+    )
+    azure_connection_string: str | None = Field(
+        default=None,
+        description="AZURE_STORAGE_CONNECTION_STRING, as dg.EnvVar; wins over adls2.",
+        repr=False,
+    )
+    azure_tenant_id: str | None = Field(
+        default=None, description="Service principal's tenant (AZURE_TENANT_ID)."
+    )
+    azure_client_id: str | None = Field(
+        default=None, description="Service principal's client id (AZURE_CLIENT_ID)."
     )
     azure_client_secret: str | None = Field(
-        default=None, description="AZURE_CLIENT_SECRET, as dg.EnvVar."
+        default=None,
+        description="Service principal's secret (AZURE_CLIENT_SECRET), as dg.EnvVar.",
+        repr=False,
     )
 
+    def __repr_args__(self):
+        # Outside Dagster the integrations hold the secrets' values, and print them.
+        for name, value in super().__repr_args__():
+            hidden = _CREDENTIAL_FIELDS.get(name)
+            yield name, _Redacted(value, hidden) if hidden and value is not None else value
+
+    def storage_options(self) -> tuple[dict, list[str]]:
+        """The store's fsspec options for output_fs, and the secrets among them."""
+        cloud = store_config.cloud_of(self.output_fs)
+        if cloud == "s3":
+            return store_config.s3_options(self.s3 or S3Resource())
+        if cloud == "gcs":
+            return store_config.gcs_options(
+                self.gcs or GCSResource(), self.gcs_endpoint_url, self.gcs_credentials_file
+            )
+        if cloud == "azure":
+            return store_config.azure_options(
+                self.adls2,
+                self.azure_endpoint_url,
+                self.azure_connection_string,
+                store_config.ServicePrincipal(
+                    self.azure_tenant_id, self.azure_client_id, self.azure_client_secret
+                ),
+            )
+        return {}, []
+
     def store(self) -> OutputStore:
-        env = dict(os.environ)
-        for name, value in (
-            ("AWS_SECRET_ACCESS_KEY", self.aws_secret_access_key),
-            ("AZURE_ACCOUNT_KEY", self.azure_account_key),
-            ("AZURE_CLIENT_SECRET", self.azure_client_secret),
-        ):
-            if value:
-                env[name] = value
-        options, secrets = storage_options_from_env(self.output_fs, env)
+        options, secrets = self.storage_options()
         return OutputStore(self.output_fs, options, secrets)

@@ -11,7 +11,9 @@ class RedisStateResource(dg.ConfigurableResource):
     host: str = Field(default="localhost", description="REDIS_HOST")
     port: int = Field(default=6379, description="REDIS_PORT")
     db: int = Field(default=0, description="REDIS_DB")
-    password: str | None = Field(default=None, description="REDIS_PASSWORD, via dg.EnvVar.")
+    password: str | None = Field(
+        default=None, description="REDIS_PASSWORD, via dg.EnvVar.", repr=False
+    )
     ssl: bool = Field(default=False, description="Connect with TLS (REDIS_SSL).")
     ssl_ca_certs: str | None = Field(default=None, description="CA bundle for TLS.")
 

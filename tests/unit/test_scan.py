@@ -7,8 +7,7 @@ tests/integration/test_io_manager_stores.py; here, what each store's settings be
 import pyarrow as pa
 import pytest
 
-from superhero_assets.core.store.config import storage_options_from_env
-from superhero_assets.core.store.output_store import OutputStore
+from superhero_assets.core.store.output_store import OutputStore, storage_options_from_env
 from superhero_assets.core.store.scan import polars_options, scan
 
 KEY = "a2V5"  # any base64 account key

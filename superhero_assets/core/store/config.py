@@ -1,4 +1,11 @@
-"""The output store's settings: which cloud a URL names, and its credentials from the environment.
+"""The output store's settings: which cloud a URL names, and its fsspec options.
+
+The options come from the store's Dagster resources, never from the environment here:
+dagster-aws's `S3Resource`, dagster-gcp's `GCSResource` and dagster-azure's `ADLS2Resource`
+(nested in `OutputResource`, which `superhero_assets/config.py` builds from the
+environment), plus the few settings those integrations have no field for (a GCS key file,
+the emulators' endpoints, an Azure connection string or service principal). This module
+only reads their attributes, so it needs neither Dagster nor its integrations.
 
 Every error names the variable to set or fix (`StoreConfigError`).
 """
@@ -7,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
@@ -21,6 +28,8 @@ CLOUDS = {
     "abfs": "azure",
     "abfss": "azure",
 }
+
+AZURE_DEFAULT_ENDPOINT_SUFFIX = "core.windows.net"  # dagster-azure's default too
 
 
 class StoreConfigError(ValueError):
@@ -40,78 +49,75 @@ def cloud_of(url: str) -> str | None:
     return CLOUDS[protocol]
 
 
-def _get(env: Mapping[str, str], *names: str) -> str:
-    for name in names:
-        value = (env.get(name) or "").strip()
-        if value:
-            return value
-    return ""
+def _text(value: Any) -> str:
+    return (value or "").strip() if isinstance(value, str | None) else str(value)
 
 
-def storage_options_from_env(
-    url: str, env: Mapping[str, str] | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The fsspec options for url from the original's variables, and the secrets among them.
+# --- S3 ----------------------------------------------------------------------------------
 
-    s3://   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), AWS_REGION,
-            endpoint AWS_ENDPOINT_URL (SeaweedFS, MinIO, any S3-compatible store). Without a
-            key, boto's own chain (AWS_PROFILE, ~/.aws) applies.
-    gs://   GCP_PROJECT_ID, a service-account file in GOOGLE_APPLICATION_CREDENTIALS or else
-            application default credentials; endpoint STORAGE_EMULATOR_HOST.
-    az://   AZURE_ACCOUNT_NAME with AZURE_ACCOUNT_KEY, or a service principal
-            AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or
-            AZURE_STORAGE_CONNECTION_STRING; endpoint AZURE_STORAGE_ENDPOINT (Azurite).
+
+def s3_options(s3: Any) -> tuple[dict[str, Any], list[str]]:
+    """s3fs options from a dagster_aws.s3.S3Resource, and the secrets among them.
+
+    Without a key, boto's own chain applies (profile_name, ~/.aws), as for S3Resource.
     """
-    env = os.environ if env is None else env
-    cloud = cloud_of(url)
-    if cloud is None:
-        return {}, []
-    if cloud == "s3":
-        return _s3_options(env)
-    if cloud == "gcs":
-        return _gcs_options(env)
-    return _azure_options(env)
-
-
-def _s3_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    key = _get(env, "AWS_ACCESS_KEY_ID")
-    secret = _get(env, "AWS_SECRET_ACCESS_KEY")
+    key = _text(s3.aws_access_key_id)
+    secret = _text(s3.aws_secret_access_key)
     if bool(key) != bool(secret):
         missing = "AWS_SECRET_ACCESS_KEY" if key else "AWS_ACCESS_KEY_ID"
-        raise StoreConfigError(f"{missing} is not set, but its partner is; set both or neither.")
+        field_name = "aws_secret_access_key" if key else "aws_access_key_id"
+        raise StoreConfigError(
+            f"{missing} (S3Resource.{field_name}) is not set, but its partner is; set both "
+            "or neither."
+        )
     options: dict[str, Any] = {
         "config_kwargs": {
             "connect_timeout": 10,
             "read_timeout": 60,
-            "retries": {"max_attempts": 3, "mode": "standard"},
+            "retries": {"max_attempts": s3.max_attempts, "mode": "standard"},
         },
         "client_kwargs": {},
     }
     secrets = []
+    if s3.use_unsigned_session:
+        options["anon"] = True
     if key:
         options.update(key=key, secret=secret)
         secrets.append(secret)
-        token = _get(env, "AWS_SESSION_TOKEN")
+        token = _text(s3.aws_session_token)
         if token:
             options["token"] = token
             secrets.append(token)
-    endpoint = _get(env, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-    region = _get(env, "AWS_REGION", "AWS_DEFAULT_REGION")
+    if s3.profile_name:
+        options["profile"] = s3.profile_name
+    endpoint = _text(s3.endpoint_url)
+    region = _text(s3.region_name)
     if endpoint:
         options["client_kwargs"]["endpoint_url"] = endpoint
         region = region or "us-east-1"
     if region:
         options["client_kwargs"]["region_name"] = region
+    if not s3.use_ssl:
+        options["use_ssl"] = False
+    if s3.verify is not None:
+        options["client_kwargs"]["verify"] = s3.verify
     return options, secrets
 
 
-def _gcs_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+# --- GCS ---------------------------------------------------------------------------------
+
+
+def gcs_options(
+    gcs: Any, endpoint_url: str | None = None, credentials_file: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """gcsfs options from a dagster_gcp.GCSResource (its project), a service-account key
+    file (else application default credentials) and an emulator's endpoint."""
     options: dict[str, Any] = {}
-    project = _get(env, "GCP_PROJECT_ID", "GOOGLE_CLOUD_PROJECT")
+    project = _text(gcs.project)
     if project:
         options["project"] = project
-    endpoint = _get(env, "STORAGE_EMULATOR_HOST")
-    key_file = _get(env, "GOOGLE_APPLICATION_CREDENTIALS")
+    endpoint = _text(endpoint_url)
+    key_file = _text(credentials_file)
     if endpoint:
         options["endpoint_url"] = endpoint
     if key_file:
@@ -152,24 +158,67 @@ def _check_google_key_file(path: str) -> None:
         )
 
 
-def _azure_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    connection_string = _get(env, "AZURE_STORAGE_CONNECTION_STRING")
+# --- Azure -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    """An Entra ID service principal: what azure-identity's EnvironmentCredential reads."""
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+
+    def given(self) -> dict[str, str]:
+        return {
+            "AZURE_TENANT_ID": _text(self.tenant_id),
+            "AZURE_CLIENT_ID": _text(self.client_id),
+            "AZURE_CLIENT_SECRET": _text(self.client_secret),
+        }
+
+
+def azure_options(
+    adls2: Any,
+    endpoint_url: str | None = None,
+    connection_string: str | None = None,
+    service_principal: ServicePrincipal | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """adlfs options from a dagster_azure.adls2.ADLS2Resource and what it has no field for.
+
+    In order: a connection string; the resource's ADLS2Key or ADLS2SASToken; a service
+    principal (with ADLS2DefaultAzureCredential, whose EnvironmentCredential it is, signed
+    in without the rest of that chain, which would ask a metadata address); else
+    DefaultAzureCredential with the credential's kwargs. endpoint_url (Azurite) replaces the
+    account's https://{account}.blob.{endpoint_suffix}.
+    """
+    connection_string = _text(connection_string)
     if connection_string:
         return {"connection_string": connection_string}, [connection_string]
-    account = _get(env, "AZURE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_NAME")
-    key = _get(env, "AZURE_ACCOUNT_KEY", "AZURE_STORAGE_ACCOUNT_KEY")
-    tenant, client, client_secret = (
-        _get(env, "AZURE_TENANT_ID"),
-        _get(env, "AZURE_CLIENT_ID"),
-        _get(env, "AZURE_CLIENT_SECRET"),
-    )
-    endpoint = _get(env, "AZURE_STORAGE_ENDPOINT").rstrip("/")
-    if not account:
+    if adls2 is None:
         raise StoreConfigError(
             "AZURE_ACCOUNT_NAME is not set: name the storage account that holds the container "
             "(or set AZURE_STORAGE_CONNECTION_STRING)."
         )
-    if key:
+    account = _text(adls2.storage_account)
+    if not account:
+        raise StoreConfigError(
+            "AZURE_ACCOUNT_NAME (ADLS2Resource.storage_account) is empty: name the storage "
+            "account that holds the container."
+        )
+    endpoint = _text(endpoint_url).rstrip("/")
+    suffix = _text(adls2.endpoint_suffix) or AZURE_DEFAULT_ENDPOINT_SUFFIX
+    if endpoint:
+        host = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    elif suffix != AZURE_DEFAULT_ENDPOINT_SUFFIX:
+        host = f"{account}.blob.{suffix}"
+    else:
+        host = ""
+    at_host = {"account_host": host} if host else {}
+    credential = adls2.credential
+    kind = getattr(credential, "credential_type", None)
+
+    if kind == "key" and _text(credential.key):
+        key = _text(credential.key)
         if endpoint:
             scheme = endpoint.split("://", 1)[0]
             cs = (
@@ -177,12 +226,12 @@ def _azure_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
                 f"BlobEndpoint={endpoint};"
             )
             return {"connection_string": cs}, [key, cs]
-        return {"account_name": account, "account_key": key}, [key]
-    sp = {
-        "AZURE_TENANT_ID": tenant,
-        "AZURE_CLIENT_ID": client,
-        "AZURE_CLIENT_SECRET": client_secret,
-    }
+        return {"account_name": account, "account_key": key, **at_host}, [key]
+    if kind == "sas" and _text(credential.token):
+        token = _text(credential.token)
+        return {"account_name": account, "sas_token": token, **at_host}, [token]
+
+    sp = (service_principal or ServicePrincipal()).given()
     if any(sp.values()):
         missing = [name for name, value in sp.items() if not value]
         if missing:
@@ -192,13 +241,15 @@ def _azure_options(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             )
         options: dict[str, Any] = {
             "account_name": account,
-            "tenant_id": tenant,
-            "client_id": client,
-            "client_secret": client_secret,
+            "tenant_id": sp["AZURE_TENANT_ID"],
+            "client_id": sp["AZURE_CLIENT_ID"],
+            "client_secret": sp["AZURE_CLIENT_SECRET"],
+            **at_host,
         }
-        if endpoint:
-            options["account_host"] = endpoint.split("://", 1)[-1].split("/", 1)[0]
-        return options, [client_secret]
+        return options, [sp["AZURE_CLIENT_SECRET"]]
+    if kind == "default_azure_credential":
+        # The user's explicit choice: adlfs hands these kwargs to DefaultAzureCredential.
+        return {"account_name": account, "anon": False, **credential.kwargs, **at_host}, []
     raise StoreConfigError(
         "no Azure credentials: set AZURE_ACCOUNT_KEY, or the service principal's "
         "AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET."

@@ -10,8 +10,9 @@ Readers glob `{table}/**/*.parquet`, so a file must never be seen half-written:
   the block-list commit); a failed write is aborted, and a killed one leaves only an
   invisible, unfinished upload. No local copy of the whole file is ever made.
 
-Credentials and endpoints come from the environment (`storage_options_from_env`); secrets
-never appear in an error, a log line or the manifest.
+Credentials and endpoints come from the store's Dagster resources (`OutputResource`, built
+from the environment by superhero_assets/config.py); secrets never appear in an error, a log
+line or the manifest.
 """
 
 from __future__ import annotations
@@ -33,11 +34,7 @@ import pyarrow.parquet as pq
 from fsspec.core import strip_protocol
 
 from superhero_assets.core.names import validate_output_fs
-from superhero_assets.core.store.config import (
-    StoreConfigError,
-    cloud_of,
-    storage_options_from_env,
-)
+from superhero_assets.core.store.config import StoreConfigError, cloud_of
 from superhero_assets.core.store.errors import explain, scrub
 
 _UNIQUE_COLUMNS = frozenset({"value", "msg_id", "checksum"})
@@ -69,10 +66,20 @@ def parquet_options(schema: pa.Schema, row_group_size: int | None = 128 * 1024) 
     return options if row_group_size is None else {**options, "row_group_size": row_group_size}
 
 
+def storage_options_from_env(
+    url: str, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The fsspec options for url, and the secrets among them, as the OutputResource that
+    superhero_assets/config.py builds from env (default: os.environ) gives them."""
+    from superhero_assets import config  # it builds the resources, which import this module
+
+    return config.storage_options_from_env(url, env)
+
+
 class OutputStore:
     """Files under one root URL (a local folder, s3://, gs://, az://).
 
-    storage_options None means: resolve them from the environment (storage_options_from_env).
+    storage_options None means: those of the environment (storage_options_from_env).
     """
 
     def __init__(
@@ -87,7 +94,7 @@ class OutputStore:
         self.cloud = cloud_of(self.root)
         self.is_local = self.cloud is None
         self.upload_block_bytes = upload_block_bytes
-        if storage_options is None:
+        if storage_options is None and not self.is_local:
             storage_options, secrets = storage_options_from_env(self.root)
         self._secrets = list(secrets or [])
         if self.is_local:
