@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("mid_landing", "before_manifest", "before_commit", "after_commit")
+POINTS = ("mid_landing", "before_raw", "before_manifest", "before_commit", "after_commit")
 
 
 def maybe_die(point: str) -> None:

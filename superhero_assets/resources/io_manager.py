@@ -32,8 +32,9 @@ from pyarrow.fs import FSSpecHandler, PyFileSystem
 from upath import UPath
 
 from superhero_assets.core import contract
+from superhero_assets.core.run import manifest
 from superhero_assets.core.store.config import cloud_of
-from superhero_assets.core.store.output_store import parquet_options
+from superhero_assets.core.store.output_store import OutputStore, parquet_options
 from superhero_assets.core.store.scan import scan_urls
 from superhero_assets.resources.output import OutputResource
 
@@ -49,18 +50,21 @@ class ParquetTablesIOManager(dg.ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context: dg.InitResourceContext) -> ParquetTables:
         store = self.output.store()
-        return ParquetTables(UPath(store.root, **store.fs.storage_options))
+        return ParquetTables(UPath(store.root, **store.fs.storage_options), store)
 
 
 class ParquetTables(dg.UPathIOManager):
     extension = None  # an asset is a folder of Parquet files, not one file
 
-    def __init__(self, root: UPath) -> None:
+    def __init__(self, root: UPath, store: OutputStore | None = None) -> None:
         super().__init__(base_path=root)
-        self.root = root
+        self.root, self.store = root, store
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         files = parquet_files(path)
+        if self.store is not None and path.relative_to(self.root).parts[0] in LOADER_FOLDERS:
+            uncommitted = in_flight_files(self.store, path.name)
+            files = [f for f in files if f.relative_to(self.root).as_posix() not in uncommitted]
         if not files:
             raise FileNotFoundError(f"no Parquet files under {path}")
         wanted = context.dagster_type.typing_type
@@ -96,6 +100,17 @@ class ParquetTables(dg.UPathIOManager):
     def make_directory(self, path: UPath) -> None:
         if is_local(path):  # object stores have no folders to make
             path.mkdir(parents=True, exist_ok=True)
+
+
+def in_flight_files(store: OutputStore, table: str) -> set[str]:
+    """The table's files of the run still pending (relative paths): not committed yet, and
+    dropped if its offsets are reset, so a downstream asset never reads them."""
+    pending = manifest.read_pending(store)
+    if pending is None:
+        return set()
+    if table == "etl_meta":
+        return {f"etl_meta/{pending.plan.etl_id}.parquet"}
+    return {chunk.relpath(table) for chunk in pending.plan.chunks}
 
 
 def is_local(path: UPath) -> bool:

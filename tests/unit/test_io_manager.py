@@ -139,3 +139,21 @@ def test_a_write_that_fails_midway_leaves_the_previous_file_whole(tmp_path):
     assert not materialize(tmp_path, failing, raise_on_error=False).success
     assert [p.name for p in (tmp_path / "pieces").iterdir()] == ["part-0.parquet"]
     assert (tmp_path / "pieces" / "part-0.parquet").read_bytes() == before
+
+
+def test_a_downstream_asset_never_reads_the_files_of_a_run_not_committed(tmp_path):
+    """A pending run's chunk files are not committed (a reset drops them): they are left out."""
+    from superhero_assets.core.run import manifest
+    from superhero_assets.core.run.pending_run import PendingRun, PriorState
+    from superhero_assets.core.run.plan import Chunk, Plan
+
+    store = OutputStore(str(tmp_path))
+    committed, in_flight = Chunk("t.game", 0, 0, 4), Chunk("t.game", 0, 5, 9)
+    for chunk in (committed, in_flight):
+        store.write_parquet(chunk.relpath("lib_server_game"), game_rows(range(5)))
+    plan = Plan("pending", 2, "incremental", "now", [], [in_flight])
+    manifest.write_pending(store, PendingRun(plan, {}, {}, PriorState(), 0, "", ""))
+    result = materialize(tmp_path, lib_server_game, damage_per_game)
+    assert result.success
+    out = pq.read_table(tmp_path / "damage_per_game" / "part-0.parquet")
+    assert out.to_pylist() == [{"attacks": 5, "enemy_damage": 50}]  # the committed file only

@@ -134,3 +134,30 @@ def test_a_replay_reads_again_the_chunks_another_plan_landed(tmp_path, offline):
     assert replay["buffer_meta"].rows == 60 and replay["buffer_meta"].seconds > 0
     ids = pq.read_table(tmp_path / "buffer_meta").column("etl_id").unique().to_pylist()
     assert ids == ["replay"]
+
+
+def test_a_chunk_whose_other_file_another_plan_wrote_is_read_again(tmp_path, offline):
+    """Raw naming this plan is not enough: a table file left by another plan (a run that lost
+    its lock and closed its chunk late, say) makes the chunk read and written again."""
+    store = OutputStore(str(tmp_path))
+    loader_for(store).land(pending_for("e"))
+    stray = ChunkFiles(store, CHUNKS[1], "another")
+    stray.add("buffer_meta", pq.read_table(tmp_path / CHUNKS[1].relpath("buffer_meta")))
+    stray.close(["buffer_meta"])
+    offline.clear()
+    again = loader_for(store).land(pending_for("e"))
+    assert offline == [CHUNKS[1]]
+    footer = pq.read_metadata(tmp_path / CHUNKS[1].relpath("buffer_meta"))
+    assert footer.metadata[LANDED_BY.encode()] == b"e"
+    assert again["buffer_meta"].rows == 60
+
+
+def test_a_raw_file_that_names_no_plan_is_read_again(tmp_path, offline):
+    """A raw file written before files named their plan (an older version) is not landed."""
+    store = OutputStore(str(tmp_path))
+    loader_for(store).land(pending_for("e"))
+    raw_path = tmp_path / CHUNKS[0].relpath("raw_messages")
+    pq.write_table(pq.read_table(raw_path).replace_schema_metadata(None), raw_path)
+    offline.clear()
+    loader_for(store).land(pending_for("e"))
+    assert offline == [CHUNKS[0]]

@@ -262,7 +262,7 @@ class Loader:
     def _close_landed(files: ChunkFiles, adds: list[Future]) -> dict[str, TableStats]:
         # Every batch of the chunk was added (or failed) by now, or is being added by the
         # other writer: wait for all. A failed one must leave no raw file: a retry reads
-        # again any chunk whose raw file (written last) is missing.
+        # again any chunk whose raw file (written last) is missing or names another plan.
         for add in adds:
             add.result()
         return files.close(["raw_messages", *contract.CHUNKED_TABLES])

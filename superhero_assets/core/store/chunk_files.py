@@ -1,8 +1,9 @@
 """One chunk's files, built in memory a row group per batch, each written whole on close.
 
-The raw file is written last and names the plan that wrote it (its footer's `etl_id`): a
-chunk whose raw file carries the plan's etl_id has all its files, so a redone plan takes
-what they hold from their footers instead of reading and parsing the chunk again.
+Every file names the plan that wrote it (its footer's `etl_id`), and the raw file is written
+last: a chunk whose raw file and every other file carry the plan's etl_id is whole, so a
+redone plan takes what they hold from their footers instead of reading and parsing the chunk
+again.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from superhero_assets.core import contract
+from superhero_assets.core import contract, faults
 from superhero_assets.core.run.plan import Chunk
 from superhero_assets.core.store.output_store import OutputStore, parquet_options
 
-# The raw file's footer key naming the plan (etl_id) that landed the chunk.
+# The footer key naming the plan (etl_id) that wrote a chunk's file.
 LANDED_BY = "superhero.etl_id"
 
 
@@ -51,7 +52,7 @@ class ChunkFiles:
 
     Only the compressed Parquet is held, so memory follows the batch, not the chunk.
     Different tables may be added from different threads; each table from one at a time.
-    etl_id is the plan's: the raw file's footer records it (see landed()).
+    etl_id is the plan's: every file's footer records it (see landed()).
     """
 
     def __init__(self, store: OutputStore, chunk: Chunk, etl_id: str = "") -> None:
@@ -68,9 +69,7 @@ class ChunkFiles:
         started = time.perf_counter()
         if name not in self._open:
             buf = io.BytesIO()
-            schema = table.schema
-            if name == "raw_messages":
-                schema = schema.with_metadata(self._landed_by)
+            schema = table.schema.with_metadata(self._landed_by)
             self._open[name] = (
                 buf,
                 pq.ParquetWriter(buf, schema, **parquet_options(schema, row_group_size=None)),
@@ -90,13 +89,15 @@ class ChunkFiles:
         """Write the files of these tables; the stats of those written (one file each).
 
         The raw file goes last, once every other file is durable: a retry skips a chunk only
-        once its raw file exists, so a chunk is landed whole or not at all. On an object
-        store, where each file is a request or more, the others go at once.
+        when its raw file exists and every file names this plan, so a chunk is landed whole
+        or not at all. On an object store, where each file is a request or more, the others
+        go at once.
         """
         names = list(names)
         first = [n for n in names if n != "raw_messages"]
         closed = dict(zip(first, for_each(self.store, self._close_one, first), strict=True))
         if "raw_messages" in names:
+            faults.maybe_die("before_raw")
             closed["raw_messages"] = self._close_one("raw_messages")
         return {name: closed[name] for name in names if closed[name] is not None}
 
@@ -139,10 +140,11 @@ def landed(
     """For each chunk that plan etl_id landed already (an attempt that died), what its files
     hold, from their footers (nothing is parsed again); None for the others.
 
-    A raw file another plan wrote (the run a replay supersedes) or one written before raw
-    files named their plan (and before they were written last) does not count: the chunk
-    is read again. Asked for every chunk before reading any: the topics' locks keep anyone
-    else from landing them meanwhile.
+    A chunk counts only when its raw file and every other file it has name this plan. A file
+    another plan wrote (the run a replay supersedes, or one that lost its lock) or one
+    written before files named their plan does not count: the chunk is read again. Asked
+    for every chunk before reading any: the topics' locks keep anyone else from landing
+    them meanwhile.
     """
 
     def stats(chunk: Chunk) -> dict[str, TableStats] | None:
@@ -156,6 +158,8 @@ def landed(
         for table in contract.CHUNKED_TABLES:
             if store.exists(path := chunk.relpath(table)):
                 meta, size = _footer(store, path)
+                if (meta.metadata or {}).get(LANDED_BY.encode()) != etl_id.encode():
+                    return None
                 found[table] = TableStats(meta.num_rows, size, 1)
         return found
 
