@@ -179,7 +179,7 @@ def test_a_failed_upload_is_aborted_and_leaves_no_object(cloud):
     store.upload_block_bytes = 5 * 1024 * 1024
     with (
         pytest.raises(RuntimeError, match="writer died"),
-        store._remote_streaming(store.path("big/001/part.parquet")) as fh,
+        store.remote_streaming(store.path("big/001/part.parquet")) as fh,
     ):
         fh.write(os.urandom(11 * 1024 * 1024))  # two parts already uploaded
         raise RuntimeError("writer died")

@@ -44,7 +44,7 @@ _ATTACK_ONLY = (
 
 def both(values: list[bytes]) -> tuple[native.Judged, native.Judged]:
     strings = pa.array(values, pa.binary()).cast(pa.string())
-    return native.judge(strings), fast_path._judge(pa.chunked_array([strings]), connect(1))
+    return native.judge(strings), fast_path.judge_in_duckdb(pa.chunked_array([strings]), connect(1))
 
 
 def assert_native_agrees(values: list[bytes]) -> float:

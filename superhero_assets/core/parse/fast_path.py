@@ -104,7 +104,7 @@ def split(
     if rows.num_rows == 0:
         return None, None, raw
     values = values if every_plain else values.filter(plain)
-    judged = native.judge(values) if native.available() else _judge(values, con)
+    judged = native.judge(values) if native.available() else judge_in_duckdb(values, con)
     msg, clean, participants = _columns(rows, judged, etl_id)
     lobby = _lobby(msg, participants)
     if every_plain and clean.all():
@@ -115,7 +115,7 @@ def split(
     return msg.filter(clean), lobby, raw.filter(judged_later)
 
 
-def _judge(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Judged:
+def judge_in_duckdb(values: pa.ChunkedArray, con: duckdb.DuckDBPyConnection) -> native.Judged:
     """What `native.judge` gives, from DuckDB's JSON leaves and Arrow kernels."""
     con.register("fast_in", pa.table({"s": values}))
     try:

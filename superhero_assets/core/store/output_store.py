@@ -146,7 +146,7 @@ class OutputStore:
             self.fs.pipe_file(target, data)  # one PUT: atomic
             return
         # Big objects go up in parts (multipart / resumable / staged blocks), whole or not at all.
-        opener = self._local_atomic if self.is_local else self._remote_streaming
+        opener = self._local_atomic if self.is_local else self.remote_streaming
         with opener(target) as fh:
             fh.write(data)
 
@@ -173,7 +173,7 @@ class OutputStore:
                 os.close(dir_fd)
 
     @contextlib.contextmanager
-    def _remote_streaming(self, target: str) -> Iterator[Any]:
+    def remote_streaming(self, target: str) -> Iterator[Any]:
         """A block-wise upload that becomes visible only on success, and is aborted on error."""
         fh = self.fs.open(target, "wb", block_size=self.upload_block_bytes)
         try:
@@ -188,7 +188,7 @@ class OutputStore:
     def write_parquet(self, relpath: str, table: pa.Table) -> int:
         """Write one Arrow table as one Parquet file, streamed; returns the bytes written."""
         target = self.path(relpath)
-        opener = self._local_atomic if self.is_local else self._remote_streaming
+        opener = self._local_atomic if self.is_local else self.remote_streaming
         with opener(target) as fh:
             counted = _CountingWriter(fh)
             pq.write_table(table, counted, **parquet_options(table.schema))
