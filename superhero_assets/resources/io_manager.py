@@ -17,9 +17,6 @@ never written.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -56,13 +53,13 @@ class ParquetTablesIOManager(dg.ConfigurableIOManagerFactory):
 class ParquetTables(dg.UPathIOManager):
     extension = None  # an asset is a folder of Parquet files, not one file
 
-    def __init__(self, root: UPath, store: OutputStore | None = None) -> None:
+    def __init__(self, root: UPath, store: OutputStore) -> None:
         super().__init__(base_path=root)
         self.root, self.store = root, store
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         files = parquet_files(path)
-        if self.store is not None and path.relative_to(self.root).parts[0] in LOADER_FOLDERS:
+        if path.relative_to(self.root).parts[0] in LOADER_FOLDERS:
             uncommitted = in_flight_files(self.store, path.name)
             files = [f for f in files if f.relative_to(self.root).as_posix() not in uncommitted]
         if not files:
@@ -85,7 +82,7 @@ class ParquetTables(dg.UPathIOManager):
             raise dg.Failure(f"{path} is the loader's; an asset may read it but never write it")
         target = path / PART
         rows, writer = 0, None
-        with atomic_open(target) as fh:
+        with self.store.open_whole(target.relative_to(self.root).as_posix()) as fh:
             for piece in arrow_pieces(obj):
                 if writer is None:
                     options = parquet_options(piece.schema, row_group_size=None)
@@ -146,37 +143,3 @@ def arrow_pieces(obj: Any) -> Iterator[pa.Table]:
             yield piece
         else:
             raise TypeError(f"a piece must be an Arrow or polars table, not {type(piece).__name__}")
-
-
-@contextlib.contextmanager
-def atomic_open(target: UPath) -> Iterator[Any]:
-    """A file that appears whole when the block ends, or not at all when it raises."""
-    if is_local(target):
-        folder = os.path.dirname(target.path)
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                yield fh
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the rename itself survives a crash
-        finally:
-            os.close(dir_fd)
-        return
-    # A multipart / resumable / staged-block upload: the object appears when it completes.
-    fh = target.fs.open(target.path, "wb")
-    try:
-        yield fh
-    except BaseException:
-        with contextlib.suppress(Exception):
-            fh.discard()  # abort the upload
-            fh.closed = True  # and never complete it on garbage collection
-        raise
-    fh.close()

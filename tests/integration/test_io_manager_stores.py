@@ -14,7 +14,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from superhero_assets.resources import OutputResource, ParquetTablesIOManager
+from superhero_assets import config
+from superhero_assets.resources import ParquetTablesIOManager
 from superhero_tools.stack import emulators
 from tests.support.elt_env import CLOUD_PREFIXES, EltEnv
 
@@ -60,7 +61,9 @@ def test_an_asset_reads_the_loaded_tables_and_stores_its_own_beside_them(loaded)
     assert loaded.run(chunk_messages=10) is not None  # several files per partition
     store = loaded.store()
     assert len(store.list("lib_server_game", ".parquet")) > 4
-    resources = {"io_manager": ParquetTablesIOManager(output=OutputResource(output_fs=store.root))}
+    # The output as the definitions build it from the environment, secrets included.
+    output = config.for_cli(dict(os.environ), output_fs=store.root).output
+    resources = {"io_manager": ParquetTablesIOManager(output=output)}
     specs = [dg.AssetSpec("lib_server_game"), dg.AssetSpec("lib_server_lobby")]
     result = dg.materialize([*specs, attacks_per_game, busiest_game], resources=resources)
     assert result.success

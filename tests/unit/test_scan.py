@@ -292,3 +292,14 @@ def test_a_scan_reads_only_what_its_query_asks_for(tmp_path):
     assert lazy.collect(engine="streaming")["n"].to_list() == [1, 2, 3]
     with pytest.raises(ValueError, match="at least one file"):
         scan(store, [])
+
+
+def test_the_retries_read_the_same_once_botocore_has_renamed_them():
+    """A client made from the options renames retries.max_attempts to total_max_attempts in
+    place (the io_manager's UPath shares them): polars still gets the same retries."""
+    env = {"OUTPUT_FS": "s3://tables/elt", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    store = config.for_cli(env).output.store()
+    before = polars_options(store.root, store.fs.storage_options)
+    retries = store.fs.storage_options["config_kwargs"]["retries"]
+    retries["total_max_attempts"] = retries.pop("max_attempts")
+    assert polars_options(store.root, store.fs.storage_options) == before

@@ -146,9 +146,17 @@ class OutputStore:
             self.fs.pipe_file(target, data)  # one PUT: atomic
             return
         # Big objects go up in parts (multipart / resumable / staged blocks), whole or not at all.
-        opener = self._local_atomic if self.is_local else self.remote_streaming
-        with opener(target) as fh:
+        with self.open_whole(relpath) as fh:
             fh.write(data)
+
+    @contextlib.contextmanager
+    def open_whole(self, relpath: str) -> Iterator[Any]:
+        """A file to write that appears whole when the block ends, or not at all if it raises:
+        renamed into place on a local disk, a block-wise upload completed only on success on
+        an object store."""
+        opener = self._local_atomic if self.is_local else self.remote_streaming
+        with opener(self.path(relpath)) as fh:
+            yield fh
 
     @contextlib.contextmanager
     def _local_atomic(self, target: str) -> Iterator[io.BufferedWriter]:
@@ -187,9 +195,7 @@ class OutputStore:
 
     def write_parquet(self, relpath: str, table: pa.Table) -> int:
         """Write one Arrow table as one Parquet file, streamed; returns the bytes written."""
-        target = self.path(relpath)
-        opener = self._local_atomic if self.is_local else self.remote_streaming
-        with opener(target) as fh:
+        with self.open_whole(relpath) as fh:
             counted = _CountingWriter(fh)
             pq.write_table(table, counted, **parquet_options(table.schema))
         return counted.written

@@ -128,7 +128,9 @@ def _botocore_config(config: _Unread) -> PolarsOptions:
     # group may rightly take longer than read_timeout, so polars keeps its default.
     config.take("read_timeout")
     retries = config.nested("retries")
-    attempts = retries.take("max_attempts")
+    # botocore renames max_attempts to total_max_attempts in place once a client is made.
+    total = retries.take("total_max_attempts")
+    attempts = retries.take("max_attempts", total)
     if attempts is not None:
         out["max_retries"] = max(int(attempts) - 1, 0)  # botocore counts the first try
     retries.take("mode")  # polars backs off its own way
