@@ -140,14 +140,7 @@ class Topology:
             "DAGSTER_POSTGRES_HOST": "127.0.0.1",
             "DAGSTER_POSTGRES_PORT": str(pg.port),
             "SUPERHERO_STATE_DIR": str(root / "state"),
-            "OUTPUT_FS": str(self.elt.output),
-            "SUPERHERO_TOPICS": ",".join(self.elt.topics),
-            "SENSOR_INTERVAL_S": "2",
-            "SENSOR_LAG_THRESHOLD": "1",
-            "ELT_LOCK_TTL_S": "60",
-            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
-            "REDIS_HOST": stack.redis_host,
-            "REDIS_PORT": str(stack.redis_port),
+            **self.elt.deployment_env(),
         }
         self.procs: dict[str, subprocess.Popen] = {}
 

@@ -55,14 +55,7 @@ class Dev:
         self.env = {
             "SUPERHERO_STATE_DIR": str(self.state),
             "DAGSTER_HOME": str(root / "dagster_home"),
-            "OUTPUT_FS": str(self.elt.output),
-            "SUPERHERO_TOPICS": ",".join(self.elt.topics),
-            "SENSOR_INTERVAL_S": "2",
-            "SENSOR_LAG_THRESHOLD": "1",
-            "ELT_LOCK_TTL_S": "60",
-            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
-            "REDIS_HOST": stack.redis_host,
-            "REDIS_PORT": str(stack.redis_port),
+            **self.elt.deployment_env(),
         }
 
     def rows(self, table: str) -> int:

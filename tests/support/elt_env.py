@@ -62,6 +62,20 @@ class EltEnv:
     def topics(self) -> tuple[str, str]:
         return (self.lobby, self.game)
 
+    def deployment_env(self) -> dict[str, str]:
+        """The variables a Dagster deployment of this environment sets: its output, topics
+        and services, and a lag sensor that asks for a run at once."""
+        return {
+            "OUTPUT_FS": str(self.output),
+            "SUPERHERO_TOPICS": ",".join(self.topics),
+            "SENSOR_INTERVAL_S": "2",
+            "SENSOR_LAG_THRESHOLD": "1",
+            "ELT_LOCK_TTL_S": "60",
+            "KAFKA_BOOTSTRAP_SERVERS": self.stack.kafka_bootstrap_servers,
+            "REDIS_HOST": self.stack.redis_host,
+            "REDIS_PORT": str(self.stack.redis_port),
+        }
+
     def redis(self) -> redis.Redis:
         return redis.Redis(host=self.stack.redis_host, port=self.stack.redis_port)
 
