@@ -28,6 +28,33 @@ query Run($runId: ID!) {
 }
 """
 
+SENSOR_STATE = """
+query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { id status } }
+  }
+}
+"""
+
+STOP_SENSOR = """
+mutation Stop($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUNS_IN_FLIGHT = """
+query InFlight {
+  runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+    ... on Runs { results { runId } }
+  }
+}
+"""
+
 
 def graphql(url: str, query: str, variables: dict) -> dict:
     body = json.dumps({"query": query, "variables": variables}).encode()
@@ -59,6 +86,29 @@ def launch_materialize_all(
     result = graphql(url, LAUNCH, {"executionParams": params})["launchPipelineExecution"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
+
+
+def stop_sensor(url: str, location: str, sensor: str) -> None:
+    """What the UI's sensor toggle does: the sensor launches no more runs."""
+    selector = {
+        "repositoryLocationName": location,
+        "repositoryName": "__repository__",
+        "sensorName": sensor,
+    }
+    found = graphql(url, SENSOR_STATE, {"selector": selector})["sensorOrError"]
+    assert found["__typename"] == "Sensor", found
+    stopped = graphql(url, STOP_SENSOR, {"id": found["sensorState"]["id"]})["stopSensor"]
+    assert stopped["__typename"] == "StopSensorMutationResult", stopped
+    assert stopped["instigationState"]["status"] == "STOPPED", stopped
+
+
+def wait_until_no_run_in_flight(url: str, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not graphql(url, RUNS_IN_FLIGHT, {})["runsOrError"]["results"]:
+            return
+        time.sleep(1)
+    raise AssertionError(f"runs still in flight after {timeout_s}s")
 
 
 def wait_for_run(url: str, run_id: str, timeout_s: float = 180) -> dict:
