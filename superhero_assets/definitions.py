@@ -1,7 +1,7 @@
 """Dagster definitions for superhero-dataflow: wiring only; the logic lives in plain modules.
 
-Every resource comes from the environment through superhero_assets/config.py, the same
-builders the CLI uses; secrets as dg.EnvVar.
+Every resource comes from the environment through superhero_assets/config.py, made of the
+settings the CLI reads the same way (core/environment.py); secrets as dg.EnvVar.
 """
 
 import dagster as dg

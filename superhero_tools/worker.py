@@ -40,9 +40,9 @@ def launch_run(env: dict[str, str]) -> int:
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     channel = args.channel or os.getenv("WORKER_CHANNEL", "CLEAN")
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(settings))}
-    from superhero_assets import config  # Dagster's import costs seconds: only when run
+    from superhero_assets.core import environment
 
-    pubsub = config.redis_state(dagster=False).client().pubsub(ignore_subscribe_messages=True)
+    pubsub = environment.redis_state().client().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel)
     print(f"worker: listening on Redis channel {channel!r}", flush=True)
     runs = 0

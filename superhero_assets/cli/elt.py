@@ -10,7 +10,7 @@ import sys
 import time
 
 from superhero_assets.cli import options, progress
-from superhero_assets.core import contract
+from superhero_assets.core import contract, environment
 from superhero_assets.core.run.pipeline import Loader
 from superhero_assets.core.store.output_store import OutputStore
 
@@ -36,22 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_loader(args: argparse.Namespace) -> Loader:
-    """The Loader of BatchLoaderResource.loader(), on the resources Dagster's definitions
-    build from the same environment; the flags stand for their variables."""
-    # Imported only here: Dagster takes seconds to import. Logging is set up by now, and
-    # the import would log alembic's plugins at INFO: a load prints only its own lines.
-    logging.disable(logging.INFO)
-    try:
-        from superhero_assets import config
-    finally:
-        logging.disable(logging.NOTSET)
-    resources = config.for_cli(
+    """The Loader that BatchLoaderResource.loader() builds, from the settings Dagster's
+    resources are made of (without importing Dagster); the flags stand for their variables."""
+    settings = environment.for_cli(
         output_fs=args.output_fs,
         source_topics=list(args.topics),
         chunk_messages=args.chunk_messages,
         lock_ttl_s=args.lock_ttl,
     )
-    return resources.loader.loader()
+    return settings.loader()
 
 
 def run_load(args: argparse.Namespace, settings) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import redis
 from confluent_kafka import KafkaException
 
+from superhero_assets.core import environment
 from superhero_assets.core.kafka import errors as kafka_errors
 from superhero_assets.core.kafka.consume import ConsumeError
 from superhero_assets.core.run.plan import PlanError
@@ -22,18 +23,14 @@ def user_error(exc: BaseException) -> str | None:
     if isinstance(exc, redis.RedisError):
         return _redis(exc)
     if isinstance(exc, KafkaException):
-        from superhero_assets import config
-
-        return kafka_errors.explain("failed", exc, config.kafka(dagster=False).client_config())
+        return kafka_errors.explain("failed", exc, environment.kafka().client_config())
     if isinstance(exc, ValueError | StateError | PlanError | ConsumeError):
         return str(exc)
     return None
 
 
 def _redis(exc: redis.RedisError) -> str | None:
-    from superhero_assets import config
-
-    state = config.redis_state(dagster=False)
+    state = environment.redis_state()
     where = f"{state.host}:{state.port}"
     detail = " ".join(str(exc).split())[:200]
     auth_refused = isinstance(exc, redis.ResponseError) and "auth" in detail.lower()

@@ -75,9 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_lag(args: argparse.Namespace, settings) -> int:
-    from superhero_assets import config  # Dagster's import costs seconds: only when run
+    from superhero_assets.core import environment  # the store's clients: only when run
 
-    resources = config.for_cli(output_fs=args.output_fs)
+    resources = environment.for_cli(output_fs=args.output_fs)
     report = lag_report(
         resources.kafka.client_config(),
         resources.output.store(),

@@ -5,6 +5,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from superhero_assets.core.settings import KafkaSettings, settings_of
+
 
 class KafkaResource(dg.ConfigurableResource):
     """Kafka connection: bootstrap servers plus any librdkafka setting, security included."""
@@ -28,16 +30,4 @@ class KafkaResource(dg.ConfigurableResource):
     )
 
     def client_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.security_protocol,
-        }
-        optional = {
-            "sasl.mechanism": self.sasl_mechanism,
-            "sasl.username": self.sasl_username,
-            "sasl.password": self.sasl_password,
-            "ssl.ca.location": self.ssl_ca_location,
-        }
-        config.update({k: v for k, v in optional.items() if v})
-        config.update(self.extra_config)
-        return config
+        return settings_of(self, KafkaSettings).client_config()

@@ -6,7 +6,8 @@ import dagster as dg
 from pydantic import Field
 
 from superhero_assets.core import contract
-from superhero_assets.core.run.pipeline import Loader, LoaderConfig
+from superhero_assets.core.run.pipeline import Loader
+from superhero_assets.core.settings import LoaderSettings, settings_of
 from superhero_assets.resources.kafka import KafkaResource
 from superhero_assets.resources.output import OutputResource
 from superhero_assets.resources.redis_state import RedisStateResource
@@ -36,17 +37,4 @@ class BatchLoaderResource(dg.ConfigurableResource):
         return tuple(self.source_topics)
 
     def loader(self, log: logging.Logger | None = None) -> Loader:
-        config = LoaderConfig(
-            topics=self.topics(),
-            chunk_messages=self.chunk_messages,
-            batch_messages=self.batch_messages,
-            lock_ttl_s=self.lock_ttl_s,
-            return_memory=self.return_memory,
-        )
-        return Loader(
-            self.kafka.client_config(),
-            self.redis_state.client(),
-            self.output.store(),
-            config,
-            log or logging.getLogger("superhero.elt"),
-        )
+        return settings_of(self, LoaderSettings).loader(log)

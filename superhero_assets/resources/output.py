@@ -6,7 +6,7 @@ from dagster_azure.adls2 import ADLS2Resource
 from dagster_gcp import GCSResource
 from pydantic import Field
 
-from superhero_assets.core.store import config as store_config
+from superhero_assets.core.store import settings as store_settings
 from superhero_assets.core.store.output_store import OutputStore
 
 _CREDENTIAL_FIELDS = {
@@ -32,8 +32,8 @@ class OutputResource(dg.ConfigurableResource):
     The object store's credentials and client settings are Dagster's own integrations:
     `s3` (dagster-aws), `gcs` (dagster-gcp) and `adls2` (dagster-azure), used for the
     cloud output_fs names; the other fields are what those have no field for.
-    superhero_assets/config.py builds them from the environment, secrets as dg.EnvVar, so
-    Dagster shows only a variable's name, never its value.
+    superhero_assets/config.py builds them from the environment's settings, secrets as
+    dg.EnvVar, so Dagster shows only a variable's name, never its value.
     """
 
     output_fs: str = Field(default="./data", description="OUTPUT_FS root of every table.")
@@ -87,23 +87,7 @@ class OutputResource(dg.ConfigurableResource):
 
     def storage_options(self) -> tuple[dict, list[str]]:
         """The store's fsspec options for output_fs, and the secrets among them."""
-        cloud = store_config.cloud_of(self.output_fs)
-        if cloud == "s3":
-            return store_config.s3_options(self.s3 or S3Resource())
-        if cloud == "gcs":
-            return store_config.gcs_options(
-                self.gcs or GCSResource(), self.gcs_endpoint_url, self.gcs_credentials_file
-            )
-        if cloud == "azure":
-            return store_config.azure_options(
-                self.adls2,
-                self.azure_endpoint_url,
-                self.azure_connection_string,
-                store_config.ServicePrincipal(
-                    self.azure_tenant_id, self.azure_client_id, self.azure_client_secret
-                ),
-            )
-        return {}, []
+        return store_settings.storage_options(self)
 
     def store(self) -> OutputStore:
         options, secrets = self.storage_options()

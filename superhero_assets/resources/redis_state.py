@@ -4,6 +4,8 @@ import dagster as dg
 import redis
 from pydantic import Field
 
+from superhero_assets.core.settings import RedisSettings, settings_of
+
 
 class RedisStateResource(dg.ConfigurableResource):
     """Redis connection for the offset state (the original README's keys)."""
@@ -18,14 +20,4 @@ class RedisStateResource(dg.ConfigurableResource):
     ssl_ca_certs: str | None = Field(default=None, description="CA bundle for TLS.")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(
-            host=self.host,
-            port=self.port,
-            db=self.db,
-            password=self.password or None,
-            ssl=self.ssl,
-            ssl_ca_certs=self.ssl_ca_certs,
-            socket_timeout=30,
-            socket_connect_timeout=10,
-            health_check_interval=30,
-        )
+        return settings_of(self, RedisSettings).client()

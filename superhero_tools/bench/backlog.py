@@ -83,17 +83,17 @@ def reconcile(root: str, expected: dict) -> bool:
 
 def redis_client(db: int | None = None):
     """The offset state's Redis from the environment (REDIS_*), in database db if given."""
-    from superhero_assets import config
+    from superhero_assets.core import environment
 
     env = os.environ if db is None else {**os.environ, "REDIS_DB": str(db)}
-    return config.redis_state(env, dagster=False).client()
+    return environment.redis_state(env).client()
 
 
 def kafka_config(bootstrap: str) -> dict[str, Any]:
     """The environment's Kafka client settings (security, SASL), at the bench's broker."""
-    from superhero_assets import config
+    from superhero_assets.core import environment
 
-    return {**config.kafka(dagster=False).client_config(), "bootstrap.servers": bootstrap}
+    return {**environment.kafka().client_config(), "bootstrap.servers": bootstrap}
 
 
 def delete_keys(client, topics: list[str]) -> None:

@@ -61,8 +61,8 @@ def test_an_asset_reads_the_loaded_tables_and_stores_its_own_beside_them(loaded)
     assert loaded.run(chunk_messages=10) is not None  # several files per partition
     store = loaded.store()
     assert len(store.list("lib_server_game", ".parquet")) > 4
-    # The output as the definitions build it from the environment, secrets included.
-    output = config.for_cli(dict(os.environ), output_fs=store.root).output
+    # The output as the definitions build it from the environment (secrets as dg.EnvVar).
+    output = config.output({**os.environ, "OUTPUT_FS": store.root})
     resources = {"io_manager": ParquetTablesIOManager(output=output)}
     specs = [dg.AssetSpec("lib_server_game"), dg.AssetSpec("lib_server_lobby")]
     result = dg.materialize([*specs, attacks_per_game, busiest_game], resources=resources)

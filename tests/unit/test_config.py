@@ -1,8 +1,9 @@
-"""One way to configure: superhero_assets/config.py builds every resource from one environment.
+"""One way to configure: core/environment.py reads every variable into settings, and
+superhero_assets/config.py makes Dagster's resources of them, field for field.
 
-Dagster's definitions and the CLI take theirs from the same builders; the object store's
-credentials are Dagster's integrations (S3Resource, GCSResource, ADLS2Resource), and
-core/store/config.py turns them into the store's options. Pure: no service is reached.
+The CLI takes the settings themselves; the object store's credentials are Dagster's
+integrations (S3Resource, GCSResource, ADLS2Resource) in the definitions, and
+core/store/config.py turns either into the store's options. Pure: no service is reached.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
@@ -24,6 +27,8 @@ from dagster_gcp import GCSResource
 
 from superhero_assets import config
 from superhero_assets.cli import elt
+from superhero_assets.core import environment
+from superhero_assets.core.settings import SECRETS as SECRET_VARIABLES
 from superhero_assets.core.store.config import StoreConfigError
 from superhero_assets.core.store.output_store import OutputStore, storage_options_from_env
 from superhero_assets.resources import BatchLoaderResource, OutputResource
@@ -65,7 +70,7 @@ def environ(monkeypatch):
     def set_to(env: dict[str, str]) -> dict[str, str]:
         for name in list(os.environ):
             if name.startswith(("AWS_", "AZURE_", "GOOGLE_", "GCP_", "STORAGE_EMULATOR")) or (
-                name in config.SECRETS or name in SERVICES_ENV or name == "OUTPUT_FS"
+                name in SECRET_VARIABLES or name in SERVICES_ENV or name == "OUTPUT_FS"
             ):
                 monkeypatch.delenv(name)
         for name, value in env.items():
@@ -84,7 +89,7 @@ def resolved_by_dagster(resource: BatchLoaderResource) -> BatchLoaderResource:
 def test_definitions_and_the_cli_take_the_same_resources_from_one_environment(environ):
     env = environ({**SERVICES_ENV, **S3_ENV})
     dagster = resolved_by_dagster(config.for_dagster(env).loader)
-    cli = config.for_cli(env).loader
+    cli = environment.for_cli(env)
     assert dagster.kafka.client_config() == cli.kafka.client_config()
     assert cli.kafka.client_config() == {
         "bootstrap.servers": "kafka-1:9093,kafka-2:9093",
@@ -123,33 +128,75 @@ def test_the_policies_come_from_the_same_environment():
     assert (built.lag_policy.lag_threshold, built.lag_policy.max_age_s) == (50, 12.5)
     assert (built.freshness_limits.warn_after_s, built.freshness_limits.fail_after_s) == (60, 120)
     assert built.sensor_interval_s == 7
-    assert config.for_cli(SERVICES_ENV).lag_policy == built.lag_policy
 
 
-def test_superhero_load_runs_the_loader_that_batch_loader_resource_builds(environ, monkeypatch):
-    environ({**SERVICES_ENV, **S3_ENV})
-    built = []
-    original = BatchLoaderResource.loader
-
-    def spy(self, log=None):
-        built.append(self)
-        return original(self, log)
-
-    monkeypatch.setattr(BatchLoaderResource, "loader", spy)
+def test_superhero_load_builds_the_loader_that_batch_loader_resource_builds(environ):
+    environ({**SERVICES_ENV, **S3_ENV, "OUTPUT_FS": "s3://other/prefix"})
     args = argparse.Namespace(
         output_fs="s3://other/prefix", topics=("t.one",), chunk_messages=500, lock_ttl=9
     )
-    loader = elt.build_loader(args)
-    (resource,) = built
-    assert resource.output.output_fs == "s3://other/prefix"  # the flag stands for OUTPUT_FS
-    assert (loader.config.topics, loader.config.chunk_messages) == (("t.one",), 500)
-    assert loader.config.lock_ttl_s == 9
-    dagster = resolved_by_dagster(config.for_dagster().loader)
-    assert loader.kafka_config == dagster.kafka.client_config()
-    pool = loader.redis_client.connection_pool.connection_kwargs
-    assert pool == dagster.redis_state.client().connection_pool.connection_kwargs
-    assert loader.store.root == "s3://other/prefix"
-    assert loader.store.fs.key == "AKIA-TEST"  # the store got the environment's S3 key
+    cli = elt.build_loader(args)
+    built = config.for_dagster()
+    resource = BatchLoaderResource(
+        kafka=built.kafka,
+        redis_state=built.redis_state,
+        output=built.output,
+        source_topics=["t.one"],
+        chunk_messages=500,
+        lock_ttl_s=9,
+    )
+    dagster = resolved_by_dagster(resource).loader()
+    assert cli.config == dagster.config
+    assert (cli.config.topics, cli.config.chunk_messages) == (("t.one",), 500)
+    assert cli.kafka_config == dagster.kafka_config
+    pool = cli.redis_client.connection_pool.connection_kwargs
+    assert pool == dagster.redis_client.connection_pool.connection_kwargs
+    assert cli.store.root == dagster.store.root == "s3://other/prefix"
+    assert cli.store.fs.storage_options == dagster.store.fs.storage_options
+    assert cli.store.fs.key == "AKIA-TEST"  # the store got the environment's S3 key
+
+
+def test_the_cli_never_imports_dagster():
+    """`superhero load` starts in the time of its own imports, not Dagster's."""
+    code = (
+        "import sys; import superhero_tools.cli, superhero_assets.cli.elt, "
+        "superhero_assets.cli.lag, superhero_assets.cli.output, superhero_assets.core.environment; "
+        "superhero_assets.core.environment.for_cli({'OUTPUT_FS': 's3://b'}).loader; "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('dagster')}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_each_settings_class_has_its_resources_fields_and_defaults():
+    """The settings and the resources made of them cannot drift apart (config.py copies
+    one into the other field for field)."""
+    from dataclasses import MISSING, fields
+
+    from superhero_assets.core import settings
+    from superhero_assets.core.store import settings as store_settings
+    from superhero_assets.resources import KafkaResource, RedisStateResource
+
+    pairs = [
+        (settings.KafkaSettings, KafkaResource),
+        (settings.RedisSettings, RedisStateResource),
+        (settings.LoaderSettings, BatchLoaderResource),
+        (store_settings.OutputSettings, OutputResource),
+        (store_settings.S3Settings, S3Resource),
+        (store_settings.GcsSettings, GCSResource),
+        (store_settings.AdlsSettings, ADLS2Resource),
+        (store_settings.AzureKey, ADLS2Key),
+        (store_settings.AzureDefaultCredential, ADLS2DefaultAzureCredential),
+    ]
+    for plain, resource in pairs:
+        model = resource.model_fields
+        assert {f.name for f in fields(plain)} == set(model), plain
+        for f in fields(plain):
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if model[f.name].is_required():
+                continue
+            given = model[f.name].get_default(call_default_factory=True)
+            assert default == given, (plain, f.name)
 
 
 def test_dagster_sees_only_the_names_of_secrets_and_the_cli_never_prints_them(environ):
@@ -159,7 +206,7 @@ def test_dagster_sees_only_the_names_of_secrets_and_the_cli_never_prints_them(en
     assert dagster.redis_state.password == dg.EnvVar("REDIS_PASSWORD")
     assert dagster.output.s3.aws_secret_access_key == dg.EnvVar("AWS_SECRET_ACCESS_KEY")
     assert leaks(repr(dagster)) == []
-    assert leaks(repr(config.for_cli(env))) == []  # the values are there, not in the repr
+    assert leaks(repr(environment.for_cli(env))) == []  # the values are there, not in the repr
 
 
 def test_secrets_that_are_not_set_stay_unset():
@@ -171,7 +218,7 @@ def test_secrets_that_are_not_set_stay_unset():
 
 def test_bad_numbers_name_their_variable():
     with pytest.raises(ValueError, match="REDIS_PORT must be a whole number"):
-        config.for_cli({"REDIS_PORT": "six"})
+        environment.for_cli({"REDIS_PORT": "six"})
     with pytest.raises(ValueError, match="FRESH_WARN_S must be a number of seconds"):
         config.for_dagster({"FRESH_WARN_S": "soon"})
 
@@ -207,7 +254,7 @@ def test_s3_environment_to_s3_resource_to_storage_options():
         "http://127.0.0.1:8333",
         "loader",
     )
-    cli = config.for_cli(env).output
+    cli = environment.for_cli(env).output
     assert cli.s3.aws_secret_access_key == SECRETS["AWS_SECRET_ACCESS_KEY"]
     options, secrets = cli.storage_options()
     assert options == {
@@ -229,11 +276,11 @@ def test_s3_environment_to_s3_resource_to_storage_options():
 
 def test_s3_aliases_and_the_emulator_region_default():
     env = {"OUTPUT_FS": "s3a://b", "AWS_ENDPOINT_URL_S3": "http://s3", "AWS_ENDPOINT_URL": "x"}
-    options, secrets = config.for_cli(env).output.storage_options()
+    options, secrets = environment.for_cli(env).output.storage_options()
     assert options["client_kwargs"] == {"endpoint_url": "http://s3", "region_name": "us-east-1"}
     assert "key" not in options and secrets == []  # no key: boto's own chain
     env = {"OUTPUT_FS": "s3://b", "AWS_DEFAULT_REGION": "ap-south-1"}
-    assert config.for_cli(env).output.storage_options()[0]["client_kwargs"] == {
+    assert environment.for_cli(env).output.storage_options()[0]["client_kwargs"] == {
         "region_name": "ap-south-1"
     }
 
@@ -243,7 +290,7 @@ def test_half_an_s3_key_fails_when_used_naming_the_missing_variable(given):
     other = ({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} - {given}).pop()
     out = config.for_dagster({"OUTPUT_FS": "s3://b", given: "x"}).output  # builds fine
     with pytest.raises(StoreConfigError, match=f"{other} .* is not set, but its partner is"):
-        config.for_cli({"OUTPUT_FS": "s3://b", given: "x"}).output.store()
+        environment.for_cli({"OUTPUT_FS": "s3://b", given: "x"}).output.store()
     assert out.s3 is not None
 
 
@@ -325,7 +372,7 @@ def test_azurite_environment_to_adls2_resource_to_storage_options():
     assert out.adls2.storage_account == "devstoreaccount1"
     assert out.adls2.credential == ADLS2Key(key=dg.EnvVar("AZURE_ACCOUNT_KEY"))
     assert out.azure_endpoint_url == "http://127.0.0.1:10000/devstoreaccount1/"
-    options, secrets = config.for_cli(AZURITE).output.storage_options()
+    options, secrets = environment.for_cli(AZURITE).output.storage_options()
     cs = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         f"AccountKey={SECRETS['AZURE_ACCOUNT_KEY']};"
@@ -333,12 +380,12 @@ def test_azurite_environment_to_adls2_resource_to_storage_options():
     )
     assert options == {"connection_string": cs}
     assert secrets == [SECRETS["AZURE_ACCOUNT_KEY"], cs]
-    assert leaks(repr(config.for_cli(AZURITE).output)) == []
+    assert leaks(repr(environment.for_cli(AZURITE).output)) == []
 
 
 def test_azure_account_key_without_an_endpoint():
     env = {k: v for k, v in AZURITE.items() if k != "AZURE_STORAGE_ENDPOINT"}
-    options, secrets = config.for_cli(env).output.storage_options()
+    options, secrets = environment.for_cli(env).output.storage_options()
     assert options == {"account_name": "devstoreaccount1", "account_key": secrets[0]}
 
 
@@ -355,7 +402,7 @@ def test_azure_service_principal_to_adls2_default_credential_and_its_secret():
     assert out.adls2.credential == ADLS2DefaultAzureCredential(kwargs={})
     assert (out.azure_tenant_id, out.azure_client_id) == ("tenant", "client")
     assert out.azure_client_secret == dg.EnvVar("AZURE_CLIENT_SECRET")
-    options, secrets = config.for_cli(env).output.storage_options()
+    options, secrets = environment.for_cli(env).output.storage_options()
     assert options == {
         "account_name": "acct",
         "tenant_id": "tenant",
@@ -365,7 +412,7 @@ def test_azure_service_principal_to_adls2_default_credential_and_its_secret():
     assert secrets == [SECRETS["AZURE_CLIENT_SECRET"]]
     half = {k: v for k, v in env.items() if k != "AZURE_CLIENT_ID"}
     with pytest.raises(StoreConfigError, match="AZURE_CLIENT_ID not set"):
-        config.for_cli(half).output.storage_options()
+        environment.for_cli(half).output.storage_options()
 
 
 def test_azure_connection_string_wins_and_is_a_secret():
@@ -374,9 +421,9 @@ def test_azure_connection_string_wins_and_is_a_secret():
     assert config.for_dagster(env).output.azure_connection_string == dg.EnvVar(
         "AZURE_STORAGE_CONNECTION_STRING"
     )
-    assert config.for_cli(env).output.storage_options() == ({"connection_string": cs}, [cs])
+    assert environment.for_cli(env).output.storage_options() == ({"connection_string": cs}, [cs])
     only = {"OUTPUT_FS": "az://c", "AZURE_STORAGE_CONNECTION_STRING": cs}
-    assert config.for_cli(only).output.storage_options() == ({"connection_string": cs}, [cs])
+    assert environment.for_cli(only).output.storage_options() == ({"connection_string": cs}, [cs])
 
 
 @pytest.mark.parametrize(
@@ -430,7 +477,7 @@ def test_an_output_store_without_options_takes_the_environments(environ):
     store = OutputStore("az://tables/elt")
     assert (
         store.fs.connection_string
-        == config.for_cli().output.storage_options()[0]["connection_string"]
+        == environment.for_cli().output.storage_options()[0]["connection_string"]
     )
 
 
@@ -465,6 +512,6 @@ def test_what_dagster_records_of_the_resources_names_secrets_never_holds_them(en
         }
     )
     snapshot = str(RepositorySnap.from_def(defs.get_repository_def()))
-    secrets = [v for k, v in env.items() if k in config.SECRETS]
+    secrets = [v for k, v in env.items() if k in SECRET_VARIABLES]
     assert secrets and not [v for v in secrets if v in snapshot]
-    assert all(k in snapshot for k in env if k in config.SECRETS)
+    assert all(k in snapshot for k in env if k in SECRET_VARIABLES)

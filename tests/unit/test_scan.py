@@ -1,7 +1,7 @@
 """polars reads the output with its own client: the store's fsspec options, translated.
 
-Each case builds the options as the project does (superhero_assets/config.py's builders,
-from an environment, or a Dagster user's own integration resource) and checks what polars
+Each case builds the options as the project does (core/environment.py's settings, from an
+environment, or a Dagster user's own integration resource) and checks what polars
 gets. The scans themselves run against the real S3, GCS and Azure servers in
 tests/integration/test_io_manager_stores.py.
 """
@@ -15,7 +15,7 @@ import pytest
 from dagster_aws.s3 import S3Resource
 from dagster_azure.adls2 import ADLS2DefaultAzureCredential, ADLS2Resource, ADLS2SASToken
 
-from superhero_assets import config
+from superhero_assets.core import environment
 from superhero_assets.core.store.config import StoreConfigError
 from superhero_assets.core.store.output_store import OutputStore
 from superhero_assets.core.store.scan import polars_options, scan
@@ -30,7 +30,7 @@ S3_CLIENT = {"connect_timeout": "10s", "max_retries": 2}
 
 def polars_options_from_env(url: str, env: dict[str, str]) -> dict | None:
     """The polars options of the store that the CLI's resources build from env."""
-    output = config.for_cli(env, output_fs=url).output
+    output = environment.for_cli(env, output_fs=url).output
     return polars_options(url, output.storage_options()[0])
 
 
@@ -298,7 +298,7 @@ def test_the_retries_read_the_same_once_botocore_has_renamed_them():
     """A client made from the options renames retries.max_attempts to total_max_attempts in
     place (the io_manager's UPath shares them): polars still gets the same retries."""
     env = {"OUTPUT_FS": "s3://tables/elt", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-    store = config.for_cli(env).output.store()
+    store = environment.for_cli(env).output.store()
     before = polars_options(store.root, store.fs.storage_options)
     retries = store.fs.storage_options["config_kwargs"]["retries"]
     retries["total_max_attempts"] = retries.pop("max_attempts")

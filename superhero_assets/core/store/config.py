@@ -1,11 +1,11 @@
 """The output store's settings: which cloud a URL names, and its fsspec options.
 
-The options come from the store's Dagster resources, never from the environment here:
+The options come from the output's settings, never from the environment here: in Dagster,
 dagster-aws's `S3Resource`, dagster-gcp's `GCSResource` and dagster-azure's `ADLS2Resource`
-(nested in `OutputResource`, which `superhero_assets/config.py` builds from the
-environment), plus the few settings those integrations have no field for (a GCS key file,
-the emulators' endpoints, an Azure connection string or service principal). This module
-only reads their attributes, so it needs neither Dagster nor its integrations.
+nested in `OutputResource`; in the CLI, the plain settings of the same fields
+(core/store/settings.py); plus the few settings those integrations have no field for (a GCS
+key file, the emulators' endpoints, an Azure connection string or service principal). This
+module only reads their attributes, so it needs neither Dagster nor its integrations.
 
 Every error names the variable to set or fix (`StoreConfigError`).
 """

@@ -10,8 +10,8 @@ Readers glob `{table}/**/*.parquet`, so a file must never be seen half-written:
   the block-list commit); a failed write is aborted, and a killed one leaves only an
   invisible, unfinished upload. No local copy of the whole file is ever made.
 
-Credentials and endpoints come from the store's Dagster resources (`OutputResource`, built
-from the environment by superhero_assets/config.py); secrets never appear in an error, a log
+Credentials and endpoints come from the output's settings (`OutputResource` in Dagster,
+`OutputSettings` in the CLI: core/store/settings.py); secrets never appear in an error, a log
 line or the manifest.
 """
 
@@ -69,11 +69,11 @@ def parquet_options(schema: pa.Schema, row_group_size: int | None = 128 * 1024) 
 def storage_options_from_env(
     url: str, env: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """The fsspec options for url, and the secrets among them, as the OutputResource that
-    superhero_assets/config.py builds from env (default: os.environ) gives them."""
-    from superhero_assets import config  # it builds the resources, which import this module
+    """The fsspec options for url, and the secrets among them, as the output settings that
+    core/environment.py reads from env (default: os.environ) give them."""
+    from superhero_assets.core import environment  # its settings import this module
 
-    return config.storage_options_from_env(url, env)
+    return environment.storage_options_from_env(url, env)
 
 
 class OutputStore:
