@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
-from superhero_tools.settings import Settings
+from superhero_tools.settings import MAX_KAFKA_BROKERS, Settings
 from superhero_tools.stack import StackError
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
-    from superhero_tools.stack import emulators, manager, procs
+    from superhero_tools.stack import emulators, kafka, manager, procs
 
+    if getattr(args, "brokers", None):
+        settings = dataclasses.replace(settings, kafka_brokers=args.brokers)
     services = tuple(args.only.split(",")) if getattr(args, "only", None) else manager.SERVICES
     unknown = set(services) - set(manager.SERVICES)
     if unknown:
@@ -27,6 +30,8 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         for st in statuses:
             print(st.line())
         print(f"stack ready in {time.monotonic() - t0:.1f}s (state: {settings.state_dir})")
+        if settings.kafka_brokers > 1 and "kafka" in services:
+            print(f"kafka: export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_cluster_bootstrap}")
         es = emulators.EmulatorSettings.from_env()
         for service in extra:  # local-only credentials: safe to print
             exports = {
@@ -42,6 +47,11 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         statuses = manager.status(settings, (*services, *extra))
         for st in statuses:
             print(st.line())
+        if "kafka" in services and any(st.healthy for st in statuses if "kafka" in st.service):
+            from superhero_assets.core.contract import SOURCE_TOPICS
+
+            for line in kafka.leaders(settings, list(SOURCE_TOPICS)):
+                print(f"  {line}")
         return 0 if all(st.healthy for st in statuses) else 1
     # logs
     for service in (*services, *extra):
@@ -71,6 +81,19 @@ def version_line() -> str:
 
 # Shared by the stack actions that take them; the defaults are what _stack does without them.
 ONLY_HELP = "comma-separated subset of: redis,kafka (default: both)"
+BROKERS_HELP = (
+    "Kafka nodes on this machine (env: SUPERHERO_KAFKA_BROKERS, default: 1); from 3, topics "
+    "get 3 replicas with min.insync.replicas=2, so losing one node loses nothing"
+)
+
+
+def brokers(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= MAX_KAFKA_BROKERS:
+        raise argparse.ArgumentTypeError(f"--brokers takes 1 to {MAX_KAFKA_BROKERS}, got {n}")
+    return n
+
+
 WITH_HELP = "also local object stores, comma-separated: s3,gcs,azure (default: none)"
 
 
@@ -90,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = actions.add_parser("up", help="start what is not running and wait until usable")
     up.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
     up.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)
+    up.add_argument("--brokers", type=brokers, metavar="N", help=BROKERS_HELP)
     down = actions.add_parser("down", help="stop the processes `up` started")
     down.add_argument(
         "--purge",
@@ -99,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = actions.add_parser("status", help="each service's address, PID and health")
     status.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
     status.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)
+    status.add_argument("--brokers", type=brokers, metavar="N", help=BROKERS_HELP)
     logs = actions.add_parser("logs", help="the last lines of each service's log")
     logs.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
     logs.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)

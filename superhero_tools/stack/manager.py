@@ -28,22 +28,40 @@ class ServiceStatus:
     def line(self) -> str:
         state = "healthy" if self.healthy else "unreachable"
         pid = str(self.pid) if self.pid else "-"
-        return f"{self.service:<6} {self.address:<22} pid={pid:<8} {state:<12} ({self.owner})"
+        return f"{self.service:<7} {self.address:<22} pid={pid:<8} {state:<12} ({self.owner})"
+
+
+def kafka_node(service: str) -> int | None:
+    """1 for `kafka`, K for `kafka-K`; None for a service that is not a Kafka node."""
+    if service == "kafka":
+        return 1
+    prefix, _, number = service.partition("-")
+    return int(number) if prefix == "kafka" and number.isdigit() else None
+
+
+def expand(settings: Settings, services: tuple[str, ...]) -> tuple[str, ...]:
+    """`kafka` as the services of each of its nodes."""
+    nodes = tuple(kafka.node_service(n) for n in settings.kafka_nodes)
+    return tuple(s for service in services for s in (nodes if service == "kafka" else (service,)))
 
 
 def _address(settings: Settings, service: str) -> str:
     if service in emulators.EMULATORS:
         return emulators.EmulatorSettings.from_env().address(service)
-    if service == "kafka":
-        return settings.kafka_bootstrap_servers
+    node = kafka_node(service)
+    if node is not None:
+        if settings.kafka_brokers == 1:
+            return settings.kafka_bootstrap_servers
+        return settings.kafka_node_address(node)
     return f"{settings.redis_host}:{settings.redis_port}"
 
 
 def _answers(settings: Settings, service: str) -> bool:
     if service in emulators.EMULATORS:
         return emulators.answers(service, emulators.EmulatorSettings.from_env())
-    if service == "kafka":
-        return kafka.answers_as_kafka(settings)
+    node = kafka_node(service)
+    if node is not None:
+        return kafka.answers_as_kafka(settings, node=None if settings.kafka_brokers == 1 else node)
     return redis_server.answers_ping(settings)
 
 
@@ -68,17 +86,14 @@ def _check_port_free(host: str, port: int, service: str, variable: str) -> None:
 def _start(settings: Settings, service: str) -> procs.ProcessRecord:
     if service in emulators.EMULATORS:
         return emulators.start(service, settings, emulators.EmulatorSettings.from_env())
-    if service == "kafka":
+    node = kafka_node(service)
+    if node is not None:
+        port, controller = settings.kafka_node_ports(node)
+        _check_port_free(settings.kafka_host, port, service, "KAFKA_BOOTSTRAP_SERVERS")
         _check_port_free(
-            settings.kafka_host, settings.kafka_port, "Kafka", "KAFKA_BOOTSTRAP_SERVERS"
+            settings.kafka_host, controller, f"{service}'s controller", "KAFKA_CONTROLLER_PORT"
         )
-        _check_port_free(
-            settings.kafka_host,
-            settings.kafka_controller_port,
-            "Kafka's controller",
-            "KAFKA_CONTROLLER_PORT",
-        )
-        return kafka.start(settings)
+        return kafka.start(settings, node)
     _check_port_free(settings.redis_host, settings.redis_port, "Redis", "REDIS_PORT")
     return redis_server.start(settings)
 
@@ -106,10 +121,13 @@ def _wait_until(
 
 
 def _kafka_usable(settings: Settings) -> bool:
-    """Usable means a message produced and consumed back, not an open port."""
+    """Usable means every node is a live broker and a message produced with acks=all is
+    consumed back, not an open port."""
     if not kafka.answers_as_kafka(settings):
         return False
-    ensure_topics(settings.kafka_bootstrap_servers, {PROBE_TOPIC: 1})
+    if len(kafka.brokers_in_metadata(settings)) < settings.kafka_brokers:
+        return False
+    ensure_topics(settings.kafka_cluster_bootstrap, {PROBE_TOPIC: 1})
     kafka.round_trip(settings)
     return True
 
@@ -126,7 +144,8 @@ def up(
     bucket takes a real put and get.
     """
     started: list[procs.ProcessRecord] = []
-    services = (*services, *with_emulators)
+    asked = (*services, *with_emulators)
+    services = (*expand(settings, services), *with_emulators)
     with _stack_lock(settings):
         try:
             records: dict[str, procs.ProcessRecord | None] = {}
@@ -148,9 +167,11 @@ def up(
                 _wait_until(
                     lambda: redis_server.answers_ping(settings), records["redis"], "redis", deadline
                 )
-            if "kafka" in services:
-                _wait_until(lambda: _kafka_usable(settings), records["kafka"], "kafka", deadline)
-                ensure_topics(settings.kafka_bootstrap_servers, TOPIC_PARTITIONS)
+            nodes = [s for s in services if kafka_node(s) is not None]
+            for node in nodes:
+                _wait_until(lambda: _kafka_usable(settings), records[node], node, deadline)
+            if nodes:
+                ensure_topics(settings.kafka_cluster_bootstrap, TOPIC_PARTITIONS)
             es = emulators.EmulatorSettings.from_env()
             for service in with_emulators:
                 _wait_until(
@@ -161,7 +182,7 @@ def up(
                 procs.stop(record, grace_s=10)
                 procs.forget(settings.state_dir, record.service)
             raise
-    return status(settings, services)
+    return status(settings, asked)
 
 
 def down(settings: Settings, purge: bool = False, echo: Callable[[str], None] = print) -> None:
@@ -170,15 +191,17 @@ def down(settings: Settings, purge: bool = False, echo: Callable[[str], None] = 
         echo(f"nothing to stop: {settings.state_dir} does not exist")
         return
     with _stack_lock(settings):
-        # Kafka first, so it does not log Redis-independent noise while Redis stops.
-        for service in reversed((*SERVICES, *emulators.EMULATORS)):
-            record = procs.read_record(settings.state_dir, service)
-            if record is None:
-                continue
-            if record.is_running():
-                procs.stop(record)
+        # Kafka first, so it does not log Redis-independent noise while Redis stops; every
+        # node a PID record names, whatever --brokers says now, all at once.
+        recorded = [p.name.removesuffix(".pid.json") for p in procs.records(settings.state_dir)]
+        nodes = tuple(sorted((s for s in recorded if kafka_node(s)), key=kafka_node))
+        for group in (*((e,) for e in reversed(emulators.EMULATORS)), nodes, ("redis",)):
+            found = [(s, procs.read_record(settings.state_dir, s)) for s in group]
+            found = [(s, r) for s, r in found if r is not None]
+            procs.stop_together([r for _, r in found])
+            for service, record in found:
                 echo(f"{service}: stopped pid {record.pid}")
-            procs.forget(settings.state_dir, service)
+                procs.forget(settings.state_dir, service)
     if purge:
         shutil.rmtree(settings.state_dir, ignore_errors=True)
         echo(f"removed {settings.state_dir}")
@@ -186,7 +209,7 @@ def down(settings: Settings, purge: bool = False, echo: Callable[[str], None] = 
 
 def status(settings: Settings, services: tuple[str, ...] = SERVICES) -> list[ServiceStatus]:
     result = []
-    for service in services:
+    for service in expand(settings, services):
         record = procs.read_record(settings.state_dir, service)
         running = record is not None and record.is_running()
         healthy = _answers(settings, service)

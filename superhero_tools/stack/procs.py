@@ -44,6 +44,11 @@ def run_dir(state_dir: Path) -> Path:
     return state_dir / "run"
 
 
+def records(state_dir: Path) -> list[Path]:
+    """Every PID record in the state folder."""
+    return sorted(run_dir(state_dir).glob("*.pid.json"))
+
+
 def log_path(state_dir: Path, service: str) -> Path:
     return state_dir / "logs" / f"{service}.log"
 
@@ -93,18 +98,24 @@ def spawn(
 
 def stop(record: ProcessRecord, grace_s: float = 30.0) -> None:
     """SIGTERM the recorded process, then SIGKILL it if it outlives the grace period."""
-    if not record.is_running():
-        return
-    os.kill(record.pid, signal.SIGTERM)
+    stop_together([record], grace_s)
+
+
+def stop_together(records: list[ProcessRecord], grace_s: float = 30.0) -> None:
+    """SIGTERM every recorded process at once, then SIGKILL those that outlive the grace
+    period. A cluster's nodes stop together: stopped one by one, the last ones lose their
+    quorum and wait out the grace period."""
+    running = [r for r in records if r.is_running()]
+    for record in running:
+        os.kill(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not record.is_running():
-            return
+    while time.monotonic() < deadline and any(r.is_running() for r in running):
         time.sleep(0.2)
-    if record.is_running():
-        os.kill(record.pid, signal.SIGKILL)
-        with contextlib.suppress(psutil.Error):
-            psutil.Process(record.pid).wait(timeout=10)
+    for record in running:
+        if record.is_running():
+            os.kill(record.pid, signal.SIGKILL)
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(record.pid).wait(timeout=10)
 
 
 def port_is_open(host: str, port: int, timeout_s: float = 1.0) -> bool:

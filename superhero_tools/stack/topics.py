@@ -13,11 +13,22 @@ from superhero_tools.stack import StackError
 def ensure_topics(
     bootstrap_servers: str, wanted: dict[str, int], timeout_s: float = 30.0
 ) -> dict[str, int]:
-    """Make every topic in `wanted` exist with at least that many partitions; returns the counts."""
+    """Make every topic in `wanted` exist with at least that many partitions; returns the counts.
+
+    A new topic is replicated as the cluster allows: on three brokers or more, three copies
+    with min.insync.replicas=2 and no unclean leader election, so acks=all survives the
+    loss of one broker; on one broker, one copy.
+    """
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    existing = admin.list_topics(timeout=timeout_s).topics
+    metadata = admin.list_topics(timeout=timeout_s)
+    existing = metadata.topics
+    factor = min(3, max(1, len(metadata.brokers)))
+    config = {
+        "min.insync.replicas": str(max(1, factor - 1)),
+        "unclean.leader.election.enable": "false",
+    }
     missing = [
-        NewTopic(name, num_partitions=n, replication_factor=1)
+        NewTopic(name, num_partitions=n, replication_factor=factor, config=config)
         for name, n in wanted.items()
         if name not in existing
     ]

@@ -131,6 +131,18 @@ class EltEnv:
         extra_env: dict[str, str] | None = None,
         output_fs: str | None = None,
     ) -> subprocess.CompletedProcess:
+        argv, env = self.cli_load_command(kill_at, lock_ttl, chunk_messages, extra_env, output_fs)
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+    def cli_load_command(
+        self,
+        kill_at: str | None = None,
+        lock_ttl: int = 2,
+        chunk_messages: int = 100_000,
+        extra_env: dict[str, str] | None = None,
+        output_fs: str | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
+        """`superhero load` of this environment's topics: its argv and environment."""
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(CLOUD_PREFIXES)},
             **self.store_env,
@@ -142,24 +154,19 @@ class EltEnv:
         }
         if kill_at:
             env["SUPERHERO_KILL_AT"] = kill_at
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "superhero_tools.cli",
-                "load",
-                "--topics",
-                ",".join(self.topics),
-                "--lock-ttl",
-                str(lock_ttl),
-                "--chunk-messages",
-                str(chunk_messages),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        argv = [
+            sys.executable,
+            "-m",
+            "superhero_tools.cli",
+            "load",
+            "--topics",
+            ",".join(self.topics),
+            "--lock-ttl",
+            str(lock_ttl),
+            "--chunk-messages",
+            str(chunk_messages),
+        ]
+        return argv, env
 
     def offset_counts(self) -> Counter:
         """How often each (topic, partition, offset) appears in buffer_meta."""

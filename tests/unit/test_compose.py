@@ -103,9 +103,17 @@ def test_local_compose_runs_the_whole_platform():
 
 def test_every_variable_the_compose_files_set_is_one_the_project_reads():
     reads = _project_reads()
-    for path in [COMPOSE, *(COMPOSE_DIR / f"docker-compose.{c}.yml" for c in CLOUD_FILES)]:
+    overlays = [
+        *(f"docker-compose.{c}.yml" for c in CLOUD_FILES),
+        "docker-compose.kafka-cluster.yml",
+    ]
+    # An overlay names a service without its image: the project's are the local file's.
+    project = set(_project_services(yaml.safe_load(COMPOSE.read_text())))
+    for path in [COMPOSE, *(COMPOSE_DIR / name for name in overlays)]:
         spec = yaml.safe_load(path.read_text())
-        for name, svc in _project_services(spec).items():
+        for name, svc in spec["services"].items():
+            if name not in project:
+                continue
             unknown = set(svc.get("environment") or {}) - reads
             assert not unknown, f"{path.name}:{name} sets {unknown}, which nothing reads"
 
@@ -404,3 +412,63 @@ def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path)
         assert "Job: superhero_elt_job" in jobs.stdout, jobs.stderr[-3000:]
     finally:
         stop_session(server)
+
+
+# --- three brokers: docker-compose.kafka-cluster.yml ----------------------------------------
+
+
+def test_the_cluster_file_runs_three_nodes_as_stack_up_brokers_3_does(tmp_path):
+    """Every node a broker and controller in one quorum of three, with the replication the
+    stack's own cluster gets (kafka.server_properties for three nodes)."""
+    from superhero_tools.settings import Settings
+    from superhero_tools.stack import kafka
+
+    local = yaml.safe_load(COMPOSE.read_text())
+    cluster = yaml.safe_load((COMPOSE_DIR / "docker-compose.kafka-cluster.yml").read_text())
+    services = cluster["services"]
+    nodes = {"kafka": local["services"]["kafka"]["environment"]}
+    nodes["kafka"] = {**nodes["kafka"], **services["kafka"]["environment"]}
+    nodes |= {n: services[n]["environment"] for n in ("kafka-2", "kafka-3")}
+    assert sorted(int(env["KAFKA_NODE_ID"]) for env in nodes.values()) == [1, 2, 3]
+    voters = {env["KAFKA_CONTROLLER_QUORUM_VOTERS"] for env in nodes.values()}
+    assert voters == {"1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    assert len({env["CLUSTER_ID"] for env in nodes.values()}) == 1
+    stack = dict(
+        line.split("=", 1)
+        for line in kafka.server_properties(
+            Settings.from_env({"SUPERHERO_KAFKA_BROKERS": "3"}), 1, tmp_path
+        ).splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    replication = [
+        "default.replication.factor",
+        "min.insync.replicas",
+        "unclean.leader.election.enable",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.state.topic.min.isr",
+    ]
+    for env in nodes.values():
+        as_properties = {
+            k.removeprefix("KAFKA_").lower().replace("_", "."): str(v) for k, v in env.items()
+        }
+        assert {n: as_properties.get(n) for n in replication} == {n: stack[n] for n in replication}
+    script = services["kafka-setup"]["command"][0]
+    assert "--replication-factor 3" in script and "min.insync.replicas=2" in script
+    assert set(services["kafka-setup"]["depends_on"]) == set(nodes)
+
+
+def test_the_cluster_file_gives_every_project_service_all_three_nodes():
+    local = yaml.safe_load(COMPOSE.read_text())
+    cluster = yaml.safe_load((COMPOSE_DIR / "docker-compose.kafka-cluster.yml").read_text())
+    readers = [
+        name
+        for name, svc in _project_services(local).items()
+        if "KAFKA_BOOTSTRAP_SERVERS" in (svc.get("environment") or {})
+    ]
+    assert readers
+    for name in readers:
+        env = cluster["services"][name]["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092,kafka-2:19092,kafka-3:19092"
