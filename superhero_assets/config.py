@@ -89,6 +89,7 @@ class Resources:
     lag_policy: Any  # assets.sensors.LagPolicy
     freshness_limits: Any  # assets.freshness.FreshnessLimits
     sensor_interval_s: int
+    executor: dg.ExecutorDefinition
 
 
 def for_dagster(env: Mapping[str, str] | None = None) -> Resources:
@@ -114,4 +115,48 @@ def for_dagster(env: Mapping[str, str] | None = None) -> Resources:
             fail_after_s=e.seconds("FRESH_FAIL_S", 900),
         ),
         sensor_interval_s=e.number("SENSOR_INTERVAL_S", 10),
+        executor=executor(e),
     )
+
+
+# --- Where the steps run -----------------------------------------------------------------
+
+EXECUTORS = ("in_process", "celery", "k8s")
+
+
+def executor(env: Mapping[str, str] | Env | None = None) -> dg.ExecutorDefinition:
+    """SUPERHERO_EXECUTOR: where a run's steps execute, on an engine Dagster already drives.
+
+    in_process  (default) one process per run: the steps run one after another anyway.
+    celery      each step is a task for dagster-celery's workers, over the broker
+                CELERY_BROKER_URL with results in CELERY_RESULT_BACKEND (the project's
+                Redis, in databases of their own: docs/operations.md). Both are read by name
+                at run time, as the workers read them, so a password never enters the config.
+    k8s         each step is a Kubernetes job (dagster-k8s), in the run's namespace and
+                image; the run launcher is deploy/kubernetes/'s.
+    """
+    e = _env(env)
+    chosen = (e.text("SUPERHERO_EXECUTOR") or "in_process").lower()
+    if chosen == "in_process":
+        return dg.in_process_executor
+    if chosen == "celery":
+        from dagster_celery import celery_executor
+
+        missing = [n for n in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND") if not e.text(n)]
+        if missing:
+            raise ValueError(
+                f"SUPERHERO_EXECUTOR=celery needs {' and '.join(missing)}: for the project's "
+                "Redis, e.g. CELERY_BROKER_URL=redis://127.0.0.1:6379/1 and "
+                "CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/2"
+            )
+        return celery_executor.configured(
+            {
+                "broker": {"env": "CELERY_BROKER_URL"},
+                "backend": {"env": "CELERY_RESULT_BACKEND"},
+            }
+        )
+    if chosen == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    raise ValueError(f"SUPERHERO_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {chosen!r}")

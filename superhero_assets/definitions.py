@@ -19,8 +19,9 @@ defs = dg.Definitions(
     jobs=[elt_job],
     sensors=[build_lag_sensor(resources.sensor_interval_s), release_locks_of_failed_runs],
     asset_checks=[*ALL_CHECKS, tables_are_fresh],
-    # The steps run one after another anyway; one process spares a Python start-up per step.
-    executor=dg.in_process_executor,
+    # In one process by default (the steps run one after another anyway, and this spares a
+    # Python start-up per step); SUPERHERO_EXECUTOR puts them on Celery workers or k8s jobs.
+    executor=resources.executor,
     resources={
         "loader": resources.loader,
         "io_manager": ParquetTablesIOManager(output=resources.output),
