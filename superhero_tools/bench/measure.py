@@ -142,9 +142,11 @@ def measure_product(spec: dict) -> dict:
         return Loader(kafka_config(spec["bootstrap"]), redis_client(), store, config)
 
     # The clock times the run, not Python's imports, which are done by now for a local disk.
-    # An object store's client package would be imported in the first phase. The resources
-    # the Kafka and Redis settings come from (Dagster's) are imported here, as a deployment
-    # has them loaded before any run.
+    # An object store's client package would be imported in the first phase. What prepare
+    # imports on first use (Kafka's admin client) is imported here, as a deployment or a
+    # long-lived worker has it loaded before any run.
+    import confluent_kafka.admin  # noqa: F401
+
     fsspec.get_filesystem_class(fsspec.core.split_protocol(spec["output"])[0] or "file")
     kafka_config(spec["bootstrap"])
     cpu0, _ = _usage()
