@@ -47,14 +47,20 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         statuses = manager.status(settings, (*services, *extra))
         for st in statuses:
             print(st.line())
-        if "kafka" in services and any(st.healthy for st in statuses if "kafka" in st.service):
+        healthy = any(st.healthy for st in statuses if manager.kafka_node(st.service))
+        if settings.kafka_brokers > 1 and "kafka" in services and healthy:
+            from confluent_kafka import KafkaException
+
             from superhero_assets.core.contract import SOURCE_TOPICS
 
-            for line in kafka.leaders(settings, list(SOURCE_TOPICS)):
-                print(f"  {line}")
+            try:
+                for line in kafka.leaders(settings, list(SOURCE_TOPICS)):
+                    print(f"  {line}")
+            except KafkaException as exc:
+                print(f"  partition leaders unknown: {exc}")
         return 0 if all(st.healthy for st in statuses) else 1
     # logs
-    for service in (*services, *extra):
+    for service in (*manager.expand(settings, services), *extra):
         print(f"==> {procs.log_path(settings.state_dir, service)} <==")
         print(procs.tail(procs.log_path(settings.state_dir, service), args.lines))
     return 0
@@ -82,8 +88,8 @@ def version_line() -> str:
 # Shared by the stack actions that take them; the defaults are what _stack does without them.
 ONLY_HELP = "comma-separated subset of: redis,kafka (default: both)"
 BROKERS_HELP = (
-    "Kafka nodes on this machine (env: SUPERHERO_KAFKA_BROKERS, default: 1); from 3, topics "
-    "get 3 replicas with min.insync.replicas=2, so losing one node loses nothing"
+    "Kafka nodes on this machine; from 3, topics get 3 replicas with min.insync.replicas=2, "
+    "so losing one node loses nothing (default: SUPERHERO_KAFKA_BROKERS, else 1)"
 )
 
 
@@ -127,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs = actions.add_parser("logs", help="the last lines of each service's log")
     logs.add_argument("--only", metavar="SERVICES", help=ONLY_HELP)
     logs.add_argument("--with", dest="with_", metavar="STORES", help=WITH_HELP)
+    logs.add_argument("--brokers", type=brokers, metavar="N", help=BROKERS_HELP)
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default: 40)")
     stack.set_defaults(handler=_stack)
 

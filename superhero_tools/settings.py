@@ -99,9 +99,19 @@ class Settings:
             raise ValueError(
                 f"SUPERHERO_KAFKA_BROKERS must be 1 to {MAX_KAFKA_BROKERS}, got {brokers}"
             )
+        controller = int_env(env, "KAFKA_CONTROLLER_PORT", kafka_port + 1)
+        clash = (controller - kafka_port) % NODE_PORT_STEP == 0 and abs(
+            controller - kafka_port
+        ) < NODE_PORT_STEP * brokers
+        if brokers > 1 and clash:
+            raise ValueError(
+                f"KAFKA_CONTROLLER_PORT {controller} falls on a broker port of the "
+                f"{brokers} nodes ({kafka_port}, {kafka_port + NODE_PORT_STEP}, ...): "
+                f"use an odd offset from the broker port, e.g. {kafka_port + 1}"
+            )
         return cls(
             kafka_bootstrap_servers=bootstrap,
-            kafka_controller_port=int_env(env, "KAFKA_CONTROLLER_PORT", kafka_port + 1),
+            kafka_controller_port=controller,
             kafka_version=env.get("SUPERHERO_KAFKA_VERSION", "").strip() or DEFAULT_KAFKA_VERSION,
             kafka_heap_opts=env.get("KAFKA_HEAP_OPTS", "").strip() or cls.kafka_heap_opts,
             kafka_brokers=brokers,

@@ -28,7 +28,7 @@ class ServiceStatus:
     def line(self) -> str:
         state = "healthy" if self.healthy else "unreachable"
         pid = str(self.pid) if self.pid else "-"
-        return f"{self.service:<7} {self.address:<22} pid={pid:<8} {state:<12} ({self.owner})"
+        return f"{self.service:<6} {self.address:<22} pid={pid:<8} {state:<12} ({self.owner})"
 
 
 def kafka_node(service: str) -> int | None:
@@ -89,9 +89,10 @@ def _start(settings: Settings, service: str) -> procs.ProcessRecord:
     node = kafka_node(service)
     if node is not None:
         port, controller = settings.kafka_node_ports(node)
-        _check_port_free(settings.kafka_host, port, service, "KAFKA_BOOTSTRAP_SERVERS")
+        what = "Kafka" if service == "kafka" else f"Kafka node {node}"
+        _check_port_free(settings.kafka_host, port, what, "KAFKA_BOOTSTRAP_SERVERS")
         _check_port_free(
-            settings.kafka_host, controller, f"{service}'s controller", "KAFKA_CONTROLLER_PORT"
+            settings.kafka_host, controller, f"{what}'s controller", "KAFKA_CONTROLLER_PORT"
         )
         return kafka.start(settings, node)
     _check_port_free(settings.redis_host, settings.redis_port, "Redis", "REDIS_PORT")
@@ -99,14 +100,21 @@ def _start(settings: Settings, service: str) -> procs.ProcessRecord:
 
 
 def _wait_until(
-    ready: Callable[[], bool], record: procs.ProcessRecord | None, service: str, deadline: float
+    ready: Callable[[], bool],
+    record: procs.ProcessRecord | None,
+    service: str,
+    deadline: float,
+    others: tuple[procs.ProcessRecord, ...] = (),
 ) -> None:
+    """Until ready(); a death of record, or of any of others (a cluster's other nodes), ends
+    the wait at once, naming the process that died."""
     while time.monotonic() < deadline:
-        if record is not None and not record.is_running():
-            raise StackError(
-                f"{service} exited during start-up. Its last log lines "
-                f"({record.log_file}):\n{procs.tail(record.log_file)}"
-            )
+        for watched in (record, *others):
+            if watched is not None and not watched.is_running():
+                raise StackError(
+                    f"{watched.service} exited during start-up. Its last log lines "
+                    f"({watched.log_file}):\n{procs.tail(watched.log_file)}"
+                )
         with contextlib.suppress(Exception):
             # A probe that only succeeds after the deadline still counts as a timeout.
             if ready() and time.monotonic() < deadline:
@@ -127,7 +135,11 @@ def _kafka_usable(settings: Settings) -> bool:
         return False
     if len(kafka.brokers_in_metadata(settings)) < settings.kafka_brokers:
         return False
-    ensure_topics(settings.kafka_cluster_bootstrap, {PROBE_TOPIC: 1})
+    ensure_topics(
+        settings.kafka_cluster_bootstrap,
+        {PROBE_TOPIC: 1},
+        replication=kafka.replication(settings.kafka_brokers)[0],
+    )
     kafka.round_trip(settings)
     return True
 
@@ -168,18 +180,24 @@ def up(
                     lambda: redis_server.answers_ping(settings), records["redis"], "redis", deadline
                 )
             nodes = [s for s in services if kafka_node(s) is not None]
-            for node in nodes:
-                _wait_until(lambda: _kafka_usable(settings), records[node], node, deadline)
             if nodes:
-                ensure_topics(settings.kafka_cluster_bootstrap, TOPIC_PARTITIONS)
+                others = tuple(r for n in nodes[1:] if (r := records[n]) is not None)
+                _wait_until(
+                    lambda: _kafka_usable(settings), records[nodes[0]], nodes[0], deadline, others
+                )
+                ensure_topics(
+                    settings.kafka_cluster_bootstrap,
+                    TOPIC_PARTITIONS,
+                    replication=kafka.replication(settings.kafka_brokers)[0],
+                )
             es = emulators.EmulatorSettings.from_env()
             for service in with_emulators:
                 _wait_until(
                     lambda s=service: emulators.usable(s, es), records[service], service, deadline
                 )
         except BaseException:
+            procs.stop_together(started, grace_s=10)  # a cluster's nodes stop together
             for record in started:
-                procs.stop(record, grace_s=10)
                 procs.forget(settings.state_dir, record.service)
             raise
     return status(settings, asked)
@@ -198,9 +216,11 @@ def down(settings: Settings, purge: bool = False, echo: Callable[[str], None] = 
         for group in (*((e,) for e in reversed(emulators.EMULATORS)), nodes, ("redis",)):
             found = [(s, procs.read_record(settings.state_dir, s)) for s in group]
             found = [(s, r) for s, r in found if r is not None]
-            procs.stop_together([r for _, r in found])
-            for service, record in found:
+            running = [(s, r) for s, r in found if r.is_running()]
+            procs.stop_together([r for _, r in running])
+            for service, record in running:
                 echo(f"{service}: stopped pid {record.pid}")
+            for service, _ in found:
                 procs.forget(settings.state_dir, service)
     if purge:
         shutil.rmtree(settings.state_dir, ignore_errors=True)

@@ -11,18 +11,23 @@ from superhero_tools.stack import StackError
 
 
 def ensure_topics(
-    bootstrap_servers: str, wanted: dict[str, int], timeout_s: float = 30.0
+    bootstrap_servers: str,
+    wanted: dict[str, int],
+    timeout_s: float = 30.0,
+    replication: int | None = None,
 ) -> dict[str, int]:
     """Make every topic in `wanted` exist with at least that many partitions; returns the counts.
 
     A new topic is replicated as the cluster allows: on three brokers or more, three copies
     with min.insync.replicas=2 and no unclean leader election, so acks=all survives the
-    loss of one broker; on one broker, one copy.
+    loss of one broker; on one broker, one copy. replication, when given (the stack knows
+    how many nodes it runs), is required rather than sized from the brokers alive now, so a
+    node that is down refuses the topic instead of giving it fewer copies.
     """
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     metadata = admin.list_topics(timeout=timeout_s)
     existing = metadata.topics
-    factor = min(3, max(1, len(metadata.brokers)))
+    factor = replication or min(3, max(1, len(metadata.brokers)))
     config = {
         "min.insync.replicas": str(max(1, factor - 1)),
         "unclean.leader.election.enable": "false",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import redis
 
 from superhero_assets.core import contract
 from tests.support.elt_env import EltEnv
@@ -28,18 +29,20 @@ def bin_path(name: str) -> str:
 @pytest.fixture
 def celery(elt, tmp_path):
     """Two workers, as a user starts them, and the environment a run of theirs needs."""
-    redis = f"redis://{elt.stack.redis_host}:{elt.stack.redis_port}"
+    url = f"redis://{elt.stack.redis_host}:{elt.stack.redis_port}"
     env = {
         **os.environ,
         **elt.deployment_env(),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "SUPERHERO_EXECUTOR": "celery",
-        "CELERY_BROKER_URL": f"{redis}/11",
-        "CELERY_RESULT_BACKEND": f"{redis}/12",
+        "CELERY_BROKER_URL": f"{url}/11",
+        "CELERY_RESULT_BACKEND": f"{url}/12",
         # dagster-celery starts `celery` by name: the virtualenv's, as once it is activated.
         "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     Path(env["DAGSTER_HOME"]).mkdir()
+    for db in (11, 12):  # no task or result left by an earlier, aborted test
+        redis.Redis(host=elt.stack.redis_host, port=elt.stack.redis_port, db=db).flushdb()
     # The deployment's instance exists before its workers start (they open it at once).
     dg.DagsterInstance.from_config(env["DAGSTER_HOME"]).dispose()
     workers = []

@@ -98,6 +98,9 @@ ENV_DEFAULTS = {
         "--kafka-port": "CHAOS_KAFKA_PORT",
         "--redis-port": "CHAOS_REDIS_PORT",
     },
+    ("stack", "up"): {"--brokers": "SUPERHERO_KAFKA_BROKERS"},
+    ("stack", "status"): {"--brokers": "SUPERHERO_KAFKA_BROKERS"},
+    ("stack", "logs"): {"--brokers": "SUPERHERO_KAFKA_BROKERS"},
     ("server",): {"--host": "SERVER_HOST", "--port": "SERVER_PORT"},
     ("players",): {"--host": "SERVER_HOST", "--port": "SERVER_PORT"},
 }

@@ -101,6 +101,8 @@ def test_a_materialization_launched_through_graphql_succeeds(dev):
     # With the sensor on, it may load the new matches first and leave this run nothing to
     # do (a run with nothing new materializes nothing and skips its checks).
     stop_sensor(dev.url, LOCATION, "kafka_lag_sensor")
+    # A tick being evaluated when the sensor stopped may still submit its run: let it.
+    time.sleep(2 * int(dev.env["SENSOR_INTERVAL_S"]) + 1)
     wait_until_no_run_in_flight(dev.url)
     before = dev.rows("buffer_meta")
     more = dev.elt.produce_matches(5, start=10)

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from contextlib import closing
 
@@ -111,15 +112,21 @@ def test_killing_a_partitions_leader_loses_no_acknowledged_message(cluster):
         }
     )
 
-    def produce(first: int, count: int) -> None:
-        for i in range(first, first + count):
+    def produce() -> None:
+        """A steady stream, so that writes are in flight when the leader dies."""
+        for i in range(600):
             producer.produce(topic, value=f"m{i}".encode(), partition=0, on_delivery=on_delivery)
-        assert producer.flush(120) == 0
+            producer.poll(0)
+            time.sleep(0.005)
 
-    produce(0, 300)
     leader = cluster.partition(topic, 0).leader
+    writer = threading.Thread(target=produce)
+    writer.start()
+    while len(acked) < 150 and writer.is_alive():
+        time.sleep(0.01)
     os.kill(cluster.pid(leader), signal.SIGKILL)
-    produce(300, 300)  # a new leader takes over; min.insync.replicas=2 still holds
+    writer.join()
+    assert producer.flush(120) == 0  # a new leader takes over; min.insync.replicas=2 holds
     assert len(acked) == 600
     consumer = Consumer(
         {"bootstrap.servers": cluster.bootstrap, "group.id": "t", "enable.auto.commit": False}
@@ -160,8 +167,8 @@ def test_a_load_rides_out_a_leader_killed_mid_run_and_everything_lands_once(
     deadline = time.monotonic() + 60
     while not list(elt.output.glob("*/**/*.parquet")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    running_when_killed = load.poll() is None
     os.kill(cluster.pid(leader), signal.SIGKILL)
+    running_when_killed = load.poll() is None  # still running after it: running at it
     out, err = load.communicate(timeout=300)
     assert running_when_killed, "the load ended before the leader was killed: give it more"
     if load.returncode != 0:

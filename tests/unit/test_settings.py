@@ -106,3 +106,17 @@ def test_a_state_folder_formatted_for_other_nodes_is_refused(tmp_path):
     assert kafka.cluster_of(Settings.from_env(old_env)) == "abc"
     with pytest.raises(StackError, match="formatted as 1 node"):
         kafka.cluster_of(Settings.from_env({**old_env, "SUPERHERO_KAFKA_BROKERS": "3"}))
+
+
+def test_a_controller_port_on_another_nodes_broker_port_is_refused():
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "SUPERHERO_KAFKA_BROKERS": "3"}
+    with pytest.raises(ValueError, match="KAFKA_CONTROLLER_PORT 9094 falls on a broker port"):
+        Settings.from_env({**env, "KAFKA_CONTROLLER_PORT": "9094"})
+    assert Settings.from_env({**env, "KAFKA_CONTROLLER_PORT": "9098"}).kafka_node_ports(3) == (
+        9096,
+        9102,
+    )
+    # One node has one broker port: any other controller port will do.
+    assert Settings.from_env(
+        {**env, "SUPERHERO_KAFKA_BROKERS": "1", "KAFKA_CONTROLLER_PORT": "9094"}
+    )
