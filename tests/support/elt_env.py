@@ -123,15 +123,9 @@ class EltEnv:
         loader.land(pending)
         return loader.commit(pending)
 
-    def cli_load(
-        self,
-        kill_at: str | None = None,
-        lock_ttl: int = 2,
-        chunk_messages: int = 100_000,
-        extra_env: dict[str, str] | None = None,
-        output_fs: str | None = None,
-    ) -> subprocess.CompletedProcess:
-        argv, env = self.cli_load_command(kill_at, lock_ttl, chunk_messages, extra_env, output_fs)
+    def cli_load(self, **options) -> subprocess.CompletedProcess:
+        """`superhero load` run to its end; options as cli_load_command takes them."""
+        argv, env = self.cli_load_command(**options)
         return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
 
     def cli_load_command(
