@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from superhero_assets.assets.elt import ELT_POOL
+from superhero_assets.assets.shards import ELT_POOL
 from superhero_assets.core import contract
 from superhero_assets.core.kafka.served_offsets import KafkaOffsets
 from superhero_assets.core.quality import offset_checks, table_checks

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from superhero_assets.assets.metadata import column_schema, range_metadata, table_preview
+from superhero_assets.assets.shards import ELT_POOL, SHARDS, shard_of
 from superhero_assets.core import contract
 from superhero_assets.core.column_docs import TABLE_DESCRIPTIONS
 from superhero_assets.core.quality import table_checks
@@ -22,8 +23,6 @@ from superhero_assets.core.run.pending_run import PendingRun
 from superhero_assets.resources import BatchLoaderResource
 
 ELT_GROUP = "superhero_elt"
-# One ELT run at a time: dagster.yaml caps this pool at one run (granularity: run).
-ELT_POOL = "superhero_elt"
 NOTHING_NEW = "no new messages since the last commit: nothing to materialize"
 
 
@@ -39,8 +38,8 @@ def this_runs_pending(
 ) -> PendingRun | None:
     """The pending plan `land` recorded in this Dagster run, if it found anything."""
     announce_run(context, loader)
-    pending = manifest.read_pending(loader.output.store())
-    if pending is None or pending.run_id != context.run.run_id:
+    pending = manifest.read_pending(loader.output.store(), context.run.run_id)
+    if pending is None:
         context.log.info("land planned nothing in this run (materialize it too): nothing to do")
         return None
     return pending
@@ -73,19 +72,20 @@ def this_runs_pending(
     ],
     can_subset=False,
     pool=ELT_POOL,
+    partitions_def=SHARDS,
 )
 def land(
     context: dg.AssetExecutionContext, loader: BatchLoaderResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
     """Lands every new Kafka message as raw Parquet, each batch's tables and quarantine beside it.
 
-    Takes the topic locks, plans [last committed offset + 1, high watermark) per partition
+    Takes its shard's partition locks, plans [last committed offset + 1, high watermark) each
     (or redoes the plan of a run that died), reads it in bounded batches and parses each
     batch as it lands. Each table's metadata comes from what this step wrote.
     """
     started = time.monotonic()
     announce_run(context, loader)
-    elt = loader.loader(context.log)
+    elt = loader.loader(context.log, shard_of(context))
     pending = elt.prepare(run_id=context.run.run_id)
     if pending is None:
         heartbeat.end_run(context.run.run_id)
@@ -131,6 +131,7 @@ def land(
 @dg.asset(
     group_name=ELT_GROUP,
     pool=ELT_POOL,
+    partitions_def=SHARDS,
     deps=list(contract.TABLES),
     kinds={"redis"},
     output_required=False,

@@ -10,8 +10,7 @@ import time
 
 import dagster as dg
 
-from superhero_assets.core import contract
-from superhero_assets.core.run import heartbeat
+from superhero_assets.core.run import heartbeat, locks
 from superhero_assets.resources import BatchLoaderResource
 
 _IN_PROGRESS = [
@@ -31,11 +30,17 @@ RETRY_BACKOFF_S, MAX_BACKOFF_S = 5.0, 600.0
 START_GRACE_TTLS = 3
 
 
-def run_in_progress(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
+def run_in_progress(
+    instance: dg.DagsterInstance, job_name: str, partition_key: str | None = None
+) -> dg.RunRecord | None:
     """A queued or running run that will load: this job's, or one whose selection holds
-    raw_messages ("Materialize all"). A run asked for behind it would find nothing to load."""
+    raw_messages ("Materialize all"). A run asked for behind it would find nothing to load.
+    With a shard's partition_key, only a run of that shard (or of no shard) counts."""
     for record in instance.get_run_records(dg.RunsFilter(statuses=_IN_PROGRESS), limit=50):
         run = record.dagster_run
+        run_shard = run.tags.get("dagster/partition")
+        if partition_key is not None and run_shard not in (None, partition_key):
+            continue
         selection = run.asset_selection
         everything = selection is None and run.job_name == IMPLICIT_ASSET_JOB
         if (
@@ -77,10 +82,9 @@ def fail_dead_runs(
     return dead
 
 
-def locked_topics(loader: BatchLoaderResource) -> list[str]:
-    """The topics whose lock some run holds now (Dagster's or not)."""
-    r = loader.redis_state.client()
-    return [t for t in loader.topics() if r.exists(contract.lock_key(t))]
+def locked_partitions(loader: BatchLoaderResource) -> list[str]:
+    """The topic-partitions whose lock some run holds now (Dagster's or not)."""
+    return locks.held_locks(loader.redis_state.client(), loader.topics())
 
 
 def retry_key(instance: dg.DagsterInstance, base: str) -> tuple[str | None, str]:

@@ -12,6 +12,7 @@ import time
 from superhero_assets.cli import options, progress
 from superhero_assets.core import contract, environment
 from superhero_assets.core.run.pipeline import Loader
+from superhero_assets.core.run.shard import ENV_VAR, Shard, ShardError, shard_count
 from superhero_assets.core.store.output_store import OutputStore
 
 
@@ -31,8 +32,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=int(os.getenv("ELT_LOCK_TTL_S", "30")),
         help="seconds a crashed run keeps its topic locks (default: ELT_LOCK_TTL_S, else 30)",
     )
+    load.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        help="load only shard K of N, the partitions p with p mod N = K-1: K/N, or K with N "
+        "from SUPERHERO_SHARDS; shards run at once, each on its own partitions "
+        "(default: every partition, in one run)",
+    )
     options.add_no_progress(load)
     load.set_defaults(handler=run_load)
+
+
+def _shard(text: str) -> Shard:
+    try:
+        if "/" not in text:
+            return Shard(int(text) if text.isdigit() else 0, shard_count(os.getenv(ENV_VAR)))
+        return Shard.parse(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_loader(args: argparse.Namespace) -> Loader:
@@ -44,7 +62,7 @@ def build_loader(args: argparse.Namespace) -> Loader:
         chunk_messages=args.chunk_messages,
         lock_ttl_s=args.lock_ttl,
     )
-    return settings.loader()
+    return settings.loader(shard=args.shard)
 
 
 def run_load(args: argparse.Namespace, settings) -> int:
@@ -71,6 +89,7 @@ def run_load(args: argparse.Namespace, settings) -> int:
         "rows": {name: landed[name].rows for name in contract.TABLES},
         "seconds": round(time.monotonic() - started, 3),
         "output_fs": loader.store.root,
+        "shard": str(loader.config.shard),
     }
     print(json.dumps(summary))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from superhero_assets.cli import options
-from superhero_assets.core.kafka.consume import make_consumer
+from superhero_assets.core.kafka.consume import make_consumer, partitions
 from superhero_assets.core.run.adopt import adopt
 from superhero_assets.core.run.binding import kafka_cluster_id
 
@@ -31,10 +31,11 @@ def run_output(args: argparse.Namespace, settings) -> int:
     consumer = make_consumer(resources.kafka.client_config())
     try:
         cluster = kafka_cluster_id(consumer)
+        topic_partitions = {t: partitions(consumer, t) for t in args.topics}
     finally:
         consumer.close()
     redis_client = resources.redis_state.client()
-    for moved in adopt(redis_client, store, cluster, args.topics, ttl_ms=30_000):
+    for moved in adopt(redis_client, store, cluster, topic_partitions, ttl_ms=30_000):
         was = moved.before.output_root if moved.before else "nothing"
         print(f"{moved.topic}: offsets now bound to {moved.after.output_root} (were: {was})")
     return 0

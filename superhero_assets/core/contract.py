@@ -57,8 +57,14 @@ def binding_key(topic: str) -> str:
     return f"kafka.partitions.{topic}.state.binding"
 
 
-def lock_key(topic: str) -> str:
-    return f"superhero.elt.lock.{topic}"
+def lock_key(topic: str, partition: int) -> str:
+    """Held by the one run loading this topic-partition; its value is the fencing token."""
+    return f"superhero.elt.lock.{topic}.{partition}"
+
+
+def lock_pattern(topic: str) -> str:
+    """Every partition lock of a topic, for SCAN."""
+    return f"superhero.elt.lock.{topic}.*"
 
 
 def run_alive_key(run_id: str) -> str:

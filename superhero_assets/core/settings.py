@@ -19,6 +19,7 @@ import redis
 
 from superhero_assets.core import contract
 from superhero_assets.core.run.pipeline import Loader, LoaderConfig
+from superhero_assets.core.run.shard import Shard
 from superhero_assets.core.store.output_store import OutputStore
 
 # The variables whose values are secrets: to Dagster always as dg.EnvVar, never printed.
@@ -186,8 +187,10 @@ class LoaderSettings:
     def topics(self) -> tuple[str, ...]:
         return tuple(self.source_topics)
 
-    def loader(self, log: logging.Logger | None = None) -> Loader:
+    def loader(self, log: logging.Logger | None = None, shard: Shard | None = None) -> Loader:
+        """The loader of one run; of one shard's partitions, when shard is given."""
         config = LoaderConfig(
+            shard=shard or Shard(),
             topics=self.topics(),
             chunk_messages=self.chunk_messages,
             batch_messages=self.batch_messages,

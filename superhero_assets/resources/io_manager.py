@@ -100,14 +100,12 @@ class ParquetTables(dg.UPathIOManager):
 
 
 def in_flight_files(store: OutputStore, table: str) -> set[str]:
-    """The table's files of the run still pending (relative paths): not committed yet, and
-    dropped if its offsets are reset, so a downstream asset never reads them."""
-    pending = manifest.read_pending(store)
-    if pending is None:
-        return set()
+    """The table's files of the runs still pending (relative paths): not committed yet, and
+    dropped if their offsets are reset, so a downstream asset never reads them."""
+    pendings = manifest.read_pendings(store)
     if table == "etl_meta":
-        return {f"etl_meta/{pending.plan.etl_id}.parquet"}
-    return {chunk.relpath(table) for chunk in pending.plan.chunks}
+        return {f"etl_meta/{p.plan.etl_id}.parquet" for p in pendings}
+    return {chunk.relpath(table) for p in pendings for chunk in p.plan.chunks}
 
 
 def is_local(path: UPath) -> bool:

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from superhero_assets.core import contract
 from superhero_assets.core.run.pipeline import Loader
+from superhero_assets.core.run.shard import Shard
 from superhero_assets.core.settings import LoaderSettings, settings_of
 from superhero_assets.resources.kafka import KafkaResource
 from superhero_assets.resources.output import OutputResource
@@ -36,5 +37,5 @@ class BatchLoaderResource(dg.ConfigurableResource):
     def topics(self) -> tuple[str, ...]:
         return tuple(self.source_topics)
 
-    def loader(self, log: logging.Logger | None = None) -> Loader:
-        return settings_of(self, LoaderSettings).loader(log)
+    def loader(self, log: logging.Logger | None = None, shard: Shard | None = None) -> Loader:
+        return settings_of(self, LoaderSettings).loader(log, shard)

@@ -102,13 +102,9 @@ def delete_keys(client, topics: list[str]) -> None:
     keys = [
         key(t)
         for t in topics
-        for key in (
-            contract.last_offset_key,
-            contract.counts_key,
-            contract.lock_key,
-            contract.fence_key,
-        )
+        for key in (contract.last_offset_key, contract.counts_key, contract.fence_key)
     ]
+    keys += [k for t in topics for k in client.scan_iter(match=contract.lock_pattern(t))]
     client.delete(*keys)
 
 

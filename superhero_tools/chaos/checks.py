@@ -62,7 +62,7 @@ def run_checks(
             detail[name] = failed
     if noisy_runs:  # a warning, as in Dagster: small runs may pass 1% by chance
         detail["quarantine_rate_is_low (warning)"] = f"{len(noisy_runs)} runs above 1%"
-    passed["nothing_pending"] = manifest.read_pending(store) is None
+    passed["nothing_pending"] = not manifest.read_pendings(store)
     behind = uncommitted(store, r, bootstrap, topics)
     passed["redis_offsets_reach_the_end"] = not behind
     if behind:
@@ -82,7 +82,10 @@ def uncommitted(
     behind = {}
     try:
         for topic in topics:
-            committed = state.read_state(r, topic).last_offset or manifest.head_offsets(head, topic)
+            committed = {
+                **manifest.head_offsets(head, topic),
+                **state.read_state(r, topic).last_offset,
+            }
             for partition, (_low, high) in watermarks(consumer, topic).items():
                 if committed.get(partition, -1) != high - 1:
                     behind[f"{topic}[{partition}]"] = f"{committed.get(partition)}/{high - 1}"

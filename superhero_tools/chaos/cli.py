@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 
+from superhero_assets.core.run import manifest
 from superhero_assets.core.store.output_store import OutputStore
 from superhero_tools.chaos import checks, faults, reconcile
 from superhero_tools.chaos.rig import Rig, mount_tmpfs, unmount
@@ -195,6 +196,6 @@ def _drain(rig: Rig, store: OutputStore, attempts: int = 10) -> int:
         behind = checks.uncommitted(
             store, rig.redis(), rig.settings.kafka_bootstrap_servers, rig.topics
         )
-        if rc == 0 and not behind and not store.exists("_manifest/pending.json"):
+        if rc == 0 and not behind and not manifest.read_pendings(store):
             return n
     raise StackError(f"the drain did not finish in {attempts} clean runs; see runs.log")

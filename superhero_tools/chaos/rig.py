@@ -15,7 +15,7 @@ from typing import IO
 
 import redis
 
-from superhero_assets.core import contract
+from superhero_assets.core.run import locks
 from superhero_tools.settings import Settings
 from superhero_tools.stack import manager, procs
 
@@ -94,10 +94,10 @@ class Rig:
 
     def wait_planned(self, proc: subprocess.Popen, timeout_s: float = 20.0) -> float | None:
         """When the run recorded its plan (it holds its locks, reading and writing are next)."""
-        pending = self.output / "_manifest" / "pending.json"
+        pending = self.output / "_manifest" / "pending"
         before, deadline = _identity(pending), time.monotonic() + timeout_s
         while proc.poll() is None and time.monotonic() < deadline:
-            if _identity(pending) not in (before, None):
+            if _identity(pending) not in (before, frozenset()):
                 return time.monotonic()
             time.sleep(0.005)
         return None
@@ -117,10 +117,9 @@ class Rig:
     def wait_unlocked(self) -> None:
         """Until no lock on the chaos topics is held (a killed run's locks expire)."""
         deadline = time.monotonic() + self.lock_ttl_s + 10
-        keys = [contract.lock_key(t) for t in self.topics]
         while time.monotonic() < deadline:
             try:
-                if not self.redis().exists(*keys):
+                if not locks.held_locks(self.redis(), self.topics):
                     return
             except redis.RedisError:
                 pass
@@ -136,12 +135,16 @@ class Rig:
         manager.up(self.settings, (service,), echo=lambda line: self.log.write(line + "\n"))
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
+def _identity(folder: Path) -> frozenset[tuple[int, int]]:
+    """The pending plans in folder, each as (inode, mtime): a new or rewritten one differs."""
+    found = set()
+    for path in folder.glob("*.json") if folder.exists() else []:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found.add((st.st_ino, st.st_mtime_ns))
+    return frozenset(found)
 
 
 def _loader_env(settings: Settings) -> dict[str, str]:

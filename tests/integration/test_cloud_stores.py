@@ -20,6 +20,7 @@ import pytest
 from fsspec.core import strip_protocol
 
 from superhero_assets.core import contract
+from superhero_assets.core.run import manifest
 from superhero_assets.core.run.plan import Chunk
 from superhero_assets.core.store.chunk_files import ChunkFiles, landed
 from superhero_tools.stack import emulators
@@ -77,8 +78,8 @@ def test_full_elt_on_each_store_reads_back_with_exact_schemas_counts_and_layout(
     proto = str(cloud.output).split("://")[0]
     glob = f"{proto}://{strip_protocol(store.root)}/lib_server_game/**/*.parquet"
     assert con.sql(f"SELECT count(*) FROM '{glob}'").fetchall()[0][0] == expected["game"]
-    head = store.read_json("_manifest/head.json")
-    assert head["etl_id"] == entry["etl_id"]
+    head = store.read_json(manifest.head_path(cloud.game, 3))
+    assert head["etl_id"] == entry["etl_id"] and head["offset"] == 14 and head["count"] == 15
     assert cloud.state()[contract.counts_key(cloud.game)].decode() == (
         '{"0": 15, "1": 15, "2": 15, "3": 15}'
     )

@@ -11,7 +11,7 @@ from superhero_assets.assets.freshness import FreshnessLimits
 from superhero_assets.assets.sensors import Cursor, LagPolicy, build_lag_sensor, run_key
 from superhero_assets.core import contract
 from superhero_assets.core.kafka import lag
-from superhero_assets.core.run import heartbeat, state
+from superhero_assets.core.run import heartbeat, locks
 from superhero_assets.resources import (
     BatchLoaderResource,
     KafkaResource,
@@ -33,6 +33,7 @@ def evaluate(
     max_age_s=3600.0,
     lock_ttl_s=30,
     fresh_for_s=(300.0, 900.0),
+    shards=1,
 ):
     loader = BatchLoaderResource(
         lock_ttl_s=lock_ttl_s,
@@ -52,7 +53,7 @@ def evaluate(
             ),
         },
     ) as context:
-        return build_lag_sensor(15)(context)
+        return build_lag_sensor(15, shards)(context)
 
 
 def lag_observation(result: dg.SensorResult) -> dg.AssetObservation:
@@ -244,15 +245,17 @@ def test_a_queued_materialize_all_holds_the_sensor_back(elt):
 
 def test_a_topic_locked_by_another_run_requests_nothing(elt):
     elt.produce(elt.game, [wire.attack("g", "a", "b", 1, 2, 1)] * 12, 4)
-    tokens = state.acquire_locks(elt.redis(), [elt.game], 30_000)  # e.g. a `superhero load`
+    # e.g. a `superhero load --shard 1/4`
+    tokens = locks.acquire_locks(elt.redis(), [(elt.game, 0)], 30_000)
     try:
         with dg.instance_for_test() as instance:
             result = evaluate(elt, instance)
     finally:
-        state.release_locks(elt.redis(), tokens)
+        locks.release_locks(elt.redis(), tokens)
     assert not result.run_requests
     assert (
-        "holds" in result.skip_reason.skip_message and elt.game in result.skip_reason.skip_message
+        "holds" in result.skip_reason.skip_message
+        and f"{elt.game}:0" in result.skip_reason.skip_message
     )
 
 
@@ -315,6 +318,6 @@ def test_unloaded_messages_older_than_the_window_turn_their_tables_late_then_sta
 
 def test_a_cursor_written_before_freshness_was_reported_still_parses():
     old = Cursor.parse('{"run_key": "lag-0123", "requested_ends": {"t:0": 3}}')
-    assert old.run_key == "lag-0123" and old.requested_ends == {"t:0": 3}
+    assert old.run_keys == {"1-of-1": "lag-0123"} and old.requested_ends == {"t:0": 3}
     assert old.fresh_report.states == {} and old.fresh_report.reported_at == 0.0
     assert Cursor.parse(old.dump()) == old

@@ -5,12 +5,13 @@ import subprocess
 import sys
 
 
-def materialize(env: dict[str, str]) -> subprocess.CompletedProcess:
+def materialize_command(partition: str | None = None) -> list[str]:
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    argv = [dagster, "asset", "materialize", "-m", "superhero_assets.definitions", "--select", "*"]
+    return [*argv, "--partition", partition] if partition else argv
+
+
+def materialize(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [dagster, "asset", "materialize", "-m", "superhero_assets.definitions", "--select", "*"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+        materialize_command(), capture_output=True, text=True, env=env, timeout=600
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -135,6 +136,7 @@ class EltEnv:
         chunk_messages: int = 100_000,
         extra_env: dict[str, str] | None = None,
         output_fs: str | None = None,
+        shard: str | None = None,
     ) -> tuple[list[str], dict[str, str]]:
         """`superhero load` of this environment's topics: its argv and environment."""
         env = {
@@ -159,6 +161,7 @@ class EltEnv:
             str(lock_ttl),
             "--chunk-messages",
             str(chunk_messages),
+            *(["--shard", shard] if shard else []),
         ]
         return argv, env
 
@@ -175,6 +178,26 @@ class EltEnv:
         seen = self.offset_counts()
         assert len(seen) == messages
         assert max(seen.values()) == 1
+
+    def assert_state_at_watermarks(self) -> None:
+        """Redis holds, for every partition, the high watermark's last offset and the number
+        of its messages in buffer_meta: nothing behind, nothing ahead."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        seen = Counter((t, p) for t, p, _ in self.offset_counts())
+        consumer = Consumer(
+            {"bootstrap.servers": self.stack.kafka_bootstrap_servers, "group.id": "watermarks"}
+        )
+        try:
+            for topic in self.topics:
+                last = json.loads(self.redis().get(contract.last_offset_key(topic)))
+                counts = json.loads(self.redis().get(contract.counts_key(topic)))
+                for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                    high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    assert last.get(str(p)) == high - 1, (topic, p, last)
+                    assert counts.get(str(p)) == seen[(topic, p)], (topic, p, counts)
+        finally:
+            consumer.close()
 
     def assert_a_run_with_nothing_new_changes_nothing(self) -> None:
         """After a load, a second run finds nothing: no file rewritten, Redis untouched."""

@@ -28,6 +28,7 @@ from dagster_gcp import GCSResource
 from superhero_assets import config
 from superhero_assets.cli import elt
 from superhero_assets.core import environment
+from superhero_assets.core.run.shard import Shard
 from superhero_assets.core.settings import SECRETS as SECRET_VARIABLES
 from superhero_assets.core.store.config import StoreConfigError
 from superhero_assets.core.store.output_store import OutputStore, storage_options_from_env
@@ -133,7 +134,11 @@ def test_the_policies_come_from_the_same_environment():
 def test_superhero_load_builds_the_loader_that_batch_loader_resource_builds(environ):
     environ({**SERVICES_ENV, **S3_ENV, "OUTPUT_FS": "s3://other/prefix"})
     args = argparse.Namespace(
-        output_fs="s3://other/prefix", topics=("t.one",), chunk_messages=500, lock_ttl=9
+        output_fs="s3://other/prefix",
+        topics=("t.one",),
+        chunk_messages=500,
+        lock_ttl=9,
+        shard=Shard(2, 3),
     )
     cli = elt.build_loader(args)
     built = config.for_dagster()
@@ -145,8 +150,8 @@ def test_superhero_load_builds_the_loader_that_batch_loader_resource_builds(envi
         chunk_messages=500,
         lock_ttl_s=9,
     )
-    dagster = resolved_by_dagster(resource).loader()
-    assert cli.config == dagster.config
+    dagster = resolved_by_dagster(resource).loader(shard=Shard(2, 3))
+    assert cli.config == dagster.config and cli.config.shard == Shard(2, 3)
     assert (cli.config.topics, cli.config.chunk_messages) == (("t.one",), 500)
     assert cli.kafka_config == dagster.kafka_config
     pool = cli.redis_client.connection_pool.connection_kwargs

@@ -9,7 +9,7 @@ import pytest
 
 from superhero_assets.core import contract
 from superhero_assets.core.parse import tables as parse
-from superhero_assets.core.run import pipeline, state
+from superhero_assets.core.run import locks, pipeline
 from superhero_assets.core.run.pending_run import PendingRun, PriorState
 from superhero_assets.core.run.plan import Chunk, Plan
 from superhero_assets.core.store.chunk_files import LANDED_BY, ChunkFiles
@@ -41,7 +41,7 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(pipeline, "make_source", lambda config, topics: NoConsumer())
     monkeypatch.setattr(pipeline, "read_chunk", reading)
-    monkeypatch.setattr(state, "release_locks", lambda *a, **k: None)
+    monkeypatch.setattr(locks, "release_locks", lambda *a, **k: None)
     monkeypatch.setattr(pipeline.Loader, "_keep_locks", lambda self, pending: None)
     return read
 

@@ -17,7 +17,7 @@ def a_pending_run() -> PendingRun:
     )
     return PendingRun(
         plan=plan,
-        tokens={"lib.server.game": "7"},
+        tokens={"lib.server.game:1": "7"},
         expected={"lib.server.game": ['{"1": 9}', '{"1": 10}']},
         prior=PriorState({"lib.server.game": {1: 9}}, {"lib.server.game": {1: 10}}),
         started_at=1_764_662_400_000,
@@ -39,9 +39,12 @@ def test_a_pending_run_an_earlier_version_left_is_still_redone():
     written = a_pending_run().to_json()
     # Earlier versions noted the chunks derived while landing, with or without seconds.
     written["derived"] = {"lib.server.game/001/x": {"log_meta": [10, 500]}}
-    redone = PendingRun.from_json(written).redone_by({"lib.server.game": "8"}, {}, "next", "{}")
+    # Before shards, tokens were per topic: they lock nothing now, and are dropped.
+    written["tokens"] = {"lib.server.game": "7"}
+    assert PendingRun.from_json(written).tokens == {}
+    redone = PendingRun.from_json(written).redone_by({"lib.server.game:1": "8"}, {}, "next", "{}")
     assert redone.plan == a_pending_run().plan
-    assert redone.tokens == {"lib.server.game": "8"} and redone.run_id == "next"
+    assert redone.tokens == {"lib.server.game:1": "8"} and redone.run_id == "next"
     assert "derived" not in redone.to_json()  # not needed any more: ignored, not written back
     # Older still: no run_id or binding yet.
     del written["run_id"], written["binding"]

@@ -117,6 +117,14 @@ def watermarks(
     consumer: Consumer, topic: str, timeout_s: float = 15.0
 ) -> dict[int, tuple[int, int]]:
     """{partition: (low, high)} of every partition of topic, as of now."""
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+        for p in partitions(consumer, topic, timeout_s)
+    }
+
+
+def partitions(consumer: Consumer, topic: str, timeout_s: float = 15.0) -> list[int]:
+    """The topic's partitions, as of now; ConsumeError naming the fix if it has none."""
     settings = getattr(consumer, "settings", {})
     meta = cluster_metadata(consumer, topic, timeout_s).topics.get(topic)
     error = meta.error if meta is not None else None
@@ -124,10 +132,7 @@ def watermarks(
         raise ConsumeError(f"topic {topic} is not available: {error}")
     if meta is None or error is not None or not meta.partitions:
         raise ConsumeError(kafka_errors.missing_topic(topic, settings))
-    return {
-        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
-        for p in sorted(meta.partitions)
-    }
+    return sorted(meta.partitions)
 
 
 def read_chunk(

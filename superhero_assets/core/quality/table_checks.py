@@ -21,8 +21,8 @@ WHOLE_TABLE = "whole_table"
 
 def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
     """The plan a Dagster run worked on: still pending, or among the newest finished runs."""
-    pending = manifest.read_pending(store)
-    if pending and pending.run_id == run_id:
+    pending = manifest.read_pending(store, run_id)
+    if pending is not None:
         return pending.plan
     for path in reversed(store.list(manifest.RUNS, ".json")[-20:]):
         entry = store.read_json(path)
@@ -33,10 +33,9 @@ def plan_for_run(store: OutputStore, run_id: str) -> Plan | None:
 
 def whole_table_plan(store: OutputStore, topics: tuple[str, ...]) -> Plan:
     """A plan covering what the output holds of these topics, for a check run on its own:
-    every chunk with a raw file, apart from those of a run still pending (its tables may be
+    every chunk with a raw file, apart from those of runs still pending (their tables may be
     half written), and every retention gap the manifest records."""
-    pending = manifest.read_pending(store)
-    in_flight = set(pending.plan.chunks) if pending else set()
+    in_flight = {c for pending in manifest.read_pendings(store) for c in pending.plan.chunks}
     chunks = sorted(
         chunk
         for relpath in store.list("raw_messages", ".parquet")

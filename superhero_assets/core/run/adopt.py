@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import redis
 
 from superhero_assets.core import contract
-from superhero_assets.core.run import manifest, state
+from superhero_assets.core.run import locks, manifest, state
 from superhero_assets.core.run.binding import (
     Binding,
     BindingError,
@@ -32,10 +32,16 @@ class Adopted:
 
 
 def adopt(
-    r: redis.Redis, store: OutputStore, cluster_id: str, topics: tuple[str, ...], ttl_ms: int
+    r: redis.Redis,
+    store: OutputStore,
+    cluster_id: str,
+    partitions: dict[str, list[int]],
+    ttl_ms: int,
 ) -> list[Adopted]:
-    """Bind every topic's offsets to this output, under the topic locks (no run in between)."""
-    tokens = state.acquire_locks(r, list(topics), ttl_ms)
+    """Bind every topic's offsets to this output, under the locks of all its partitions (no
+    run in between)."""
+    topics = tuple(partitions)
+    tokens = locks.acquire_locks(r, [(t, p) for t, ps in partitions.items() for p in ps], ttl_ms)
     try:
         head = manifest.read_head(store)
         before = read_bindings(r, topics)
@@ -62,4 +68,4 @@ def adopt(
         r.mset({contract.binding_key(t): here.to_json() for t in topics})
         return [Adopted(t, before[t], here) for t in topics]
     finally:
-        state.release_locks(r, tokens)
+        locks.release_locks(r, tokens)

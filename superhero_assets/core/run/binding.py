@@ -23,8 +23,9 @@ from confluent_kafka import Consumer
 from superhero_assets.core import contract
 from superhero_assets.core.kafka.consume import cluster_metadata
 from superhero_assets.core.run import manifest
+from superhero_assets.core.run.commit import PartitionCommit, TopicCommit, commit
 from superhero_assets.core.run.pending_run import PriorState
-from superhero_assets.core.run.state import StateError, TopicState, commit, read_state
+from superhero_assets.core.run.state import StateError, TopicState, partition_value, read_state
 from superhero_assets.core.store.output_store import OutputStore
 
 IDENTITY = "_manifest/output.json"
@@ -217,10 +218,22 @@ def write_back(
     if stale:
         commit(
             r,
-            {t: tokens[t] for t in stale},
-            {t: states[t] for t in stale},
-            {t: prior.offsets[t] for t in stale},
-            {t: prior.counts[t] for t in stale},
+            tokens,
+            [
+                TopicCommit(
+                    t,
+                    [
+                        PartitionCommit(
+                            p,
+                            partition_value(states[t], p),
+                            (prior.offsets[t].get(p), prior.counts[t].get(p)),
+                        )
+                        for p in sorted(prior.offsets[t])
+                    ],
+                    known=[],
+                )
+                for t in stale
+            ],
             here.to_json(),
         )
     return stale

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import redis
 
 from superhero_assets.core import contract
-from superhero_assets.core.run import manifest, state
+from superhero_assets.core.run import locks, manifest
 from superhero_assets.core.store.output_store import OutputStore
 
 _log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def keep_locks(r: redis.Redis, tokens: dict[str, str], ttl_ms: int) -> None:
     if tokens:
         _start(
             _locks_name(tokens),
-            lambda: _alive(ttl_ms) and state.refresh_locks(r, tokens, ttl_ms),
+            lambda: _alive(ttl_ms) and locks.refresh_locks(r, tokens, ttl_ms),
             ttl_ms,
         )
 
@@ -101,7 +101,7 @@ def keep_locks(r: redis.Redis, tokens: dict[str, str], ttl_ms: int) -> None:
 def release_locks(r: redis.Redis, tokens: dict[str, str]) -> None:
     """Stop refreshing the locks, then release them (only those still holding our tokens)."""
     _stop(_locks_name(tokens))
-    state.release_locks(r, tokens)
+    locks.release_locks(r, tokens)
 
 
 def announce_run(r: redis.Redis, run_id: str, ttl_ms: int) -> None:
@@ -134,8 +134,8 @@ def release_locks_of_run(r: redis.Redis, store: OutputStore, run_id: str) -> lis
 
     Its plan stays pending: the next run redoes it. Returns the topics released.
     """
-    pending = manifest.read_pending(store)
+    pending = manifest.read_pending(store, run_id)
     if pending is None or pending.run_id != run_id:
         return []
-    state.release_locks(r, pending.tokens)  # only locks that still hold its tokens
+    locks.release_locks(r, pending.tokens)  # only locks that still hold its tokens
     return sorted(pending.tokens)

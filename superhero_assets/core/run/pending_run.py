@@ -38,13 +38,25 @@ class PendingRun:
     """One run's plan and the locks and Redis state it was planned under."""
 
     plan: Plan
-    tokens: dict[str, str]  # {topic: fencing token of the lock this run holds}
+    tokens: dict[str, str]  # {"topic:partition": fencing token of the lock this run holds}
     # {topic: [last_offset, counts]} as raw Redis values: the commit refuses if they moved.
     expected: dict[str, list[str | None]]
     prior: PriorState
     started_at: int  # epoch milliseconds: etl_meta.timestamp_start
     run_id: str  # who runs it: a Dagster run id, or the CLI's own
     binding: str  # core/binding.Binding as JSON: which output and cluster the commit is for
+    # {topic: every partition it had when planned}: a commit into a reset topic marks the
+    # partitions of other shards as still to replay (core/run/commit.py).
+    known: dict[str, list[int]] = field(default_factory=dict)
+    shard: str = "1/1"  # which shard planned it, for the run's record
+
+    def partitions(self) -> set[tuple[str, int]]:
+        """The topic-partitions this plan loads: its locks must be held to redo it."""
+        return {(r.topic, r.partition) for r in self.plan.ranges}
+
+    def known_partitions(self, topic: str) -> list[int]:
+        ranged = {r.partition for r in self.plan.ranges if r.topic == topic}
+        return sorted(ranged | set(self.known.get(topic, [])))
 
     def redone_by(
         self,
@@ -65,18 +77,23 @@ class PendingRun:
             "started_at": self.started_at,
             "run_id": self.run_id,
             "binding": self.binding,
+            "known": self.known,
+            "shard": self.shard,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PendingRun:
         return cls(
             plan=Plan.from_json(data["plan"]),
-            tokens=data["tokens"],
+            # Versions before shards locked whole topics: such tokens lock nothing now.
+            tokens={n: t for n, t in data["tokens"].items() if n.rpartition(":")[2].isdigit()},
             expected=data["expected"],
             prior=PriorState.from_json(data["prior"]),
             started_at=data["started_at"],
             run_id=data.get("run_id", ""),
             binding=data.get("binding", ""),
+            known=data.get("known", {}),
+            shard=data.get("shard", "1/1"),
         )
 
 

@@ -22,14 +22,16 @@ import pyarrow.parquet as pq
 import redis
 
 from superhero_assets.core import contract, faults
-from superhero_assets.core.kafka.consume import make_consumer, make_source, read_chunk
+from superhero_assets.core.kafka.consume import make_consumer, make_source, partitions, read_chunk
 from superhero_assets.core.memory import return_freed_memory
 from superhero_assets.core.names import validate_topic
 from superhero_assets.core.parse.tables import connect, parse_batch
-from superhero_assets.core.run import binding, heartbeat, manifest, state
-from superhero_assets.core.run.pending_run import PendingRun
+from superhero_assets.core.run import binding, heartbeat, locks, manifest, state
+from superhero_assets.core.run.commit import PartitionCommit, TopicCommit, commit
+from superhero_assets.core.run.pending_run import PendingRun, PerPartition
 from superhero_assets.core.run.plan import Chunk, Plan
 from superhero_assets.core.run.planner import new_plan, plan_is_committed
+from superhero_assets.core.run.shard import Shard
 from superhero_assets.core.store.chunk_files import (
     ChunkFiles,
     TableStats,
@@ -60,6 +62,7 @@ class LoaderConfig:
     # third of it (core/run/heartbeat.py).
     lock_ttl_s: int = 30
     heartbeat: bool = True  # off only in tests that imitate a frozen process
+    shard: Shard = Shard()  # which partitions this run loads (core/run/shard.py): all of them
 
     def __post_init__(self) -> None:
         for topic in self.topics:
@@ -78,10 +81,11 @@ class Loader:
     on_batch_read: Callable[[pa.Table], None] | None = None
     _duckdb: dict = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _known: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False)
 
     # 1-3: lock, state, plan (or the pending plan of a run that died)
     def prepare(self, run_id: str = "") -> PendingRun | None:
-        """Lock the topics and record the plan; None when there is nothing to load.
+        """Lock this shard's partitions and record the plan; None when there is nothing to load.
 
         run_id names the caller (a Dagster run), so later phases can tell their plan apart.
         """
@@ -97,12 +101,12 @@ class Loader:
             consumer.close()
 
     def _lock_and_plan(self, consumer, cluster_id: str, run_id: str) -> PendingRun | None:
-        r, ttl_ms = self.redis_client, self.config.lock_ttl_s * 1000
-        tokens = state.acquire_locks(r, list(self.config.topics), ttl_ms)
-        if self.config.heartbeat:
-            heartbeat.keep_locks(r, tokens, ttl_ms)
+        r = self.redis_client
+        mine = self._partitions_of_shard(consumer)
+        tokens, pendings = self._take_locks(mine)
         try:
-            states = {t: state.read_state(r, t) for t in self.config.topics}
+            topics = sorted(set(self.config.topics) | {t for t, _ in _names(tokens)})
+            states = {t: state.read_state(r, t) for t in topics}
             # ...and checked again under the locks (another output's run may have committed
             # in between); a new output gets its identity only here, so two first runs
             # cannot give it two.
@@ -112,26 +116,27 @@ class Loader:
                 cluster_id,
             )
             binding.refuse_foreign_state(
-                states, binding.read_bindings(r, self.config.topics), here, self._head_offsets()
+                states, binding.read_bindings(r, tuple(topics)), here, self._head_offsets(topics)
             )
-            pending = manifest.read_pending(self.store)
-            if pending is not None:
+            # A partition whose plan is pending is redone before anyone plans it anew.
+            for pending in pendings:
                 plan = pending.plan
                 if plan_is_committed(plan, states):
                     self.log.info("run %s was committed before it could clean up", plan.etl_id)
-                    manifest.clear_pending(self.store)
-                elif any(s.status == "reset" for s in states.values()):
+                    manifest.clear_pending(self.store, pending)
+                elif any(state.replaying(states[t], p) for t, p in pending.partitions()):
                     self.log.warning(
                         "a reset arrived after run %s died: dropping its files", plan.etl_id
                     )
                     self._drop_files(plan)
-                    manifest.clear_pending(self.store)
+                    manifest.clear_pending(self.store, pending)
                 else:
                     self.log.info("redoing run %s with its recorded plan", plan.etl_id)
                     pending = pending.redone_by(tokens, _raw(states), run_id, here.to_json())
                     manifest.write_pending(self.store, pending)
                     return pending
-            plan, prior = new_plan(consumer, self.store, states, self.config, self.log)
+            by_topic = {t: sorted(p for tt, p in mine if tt == t) for t in self.config.topics}
+            plan, prior = new_plan(consumer, self.store, states, by_topic, self.config, self.log)
             if plan.is_empty:
                 if written := binding.write_back(r, tokens, states, prior, here):
                     self.log.info("wrote the offsets of %s back to Redis", ", ".join(written))
@@ -145,12 +150,42 @@ class Loader:
                 started_at=_now_ms(),
                 run_id=run_id,
                 binding=here.to_json(),
+                known=self._known,
+                shard=str(self.config.shard),
             )
             manifest.write_pending(self.store, pending)
             return pending
         except BaseException:
             self._release(tokens)
             raise
+
+    def _partitions_of_shard(self, consumer) -> set[tuple[str, int]]:
+        """This shard's topic-partitions, from the cluster's metadata now."""
+        self._known = {t: partitions(consumer, t) for t in self.config.topics}
+        shard = self.config.shard
+        return {(t, p) for t, ps in self._known.items() for p in ps if shard.owns(p)}
+
+    def _take_locks(self, mine: set[tuple[str, int]]) -> tuple[locks.Tokens, list[PendingRun]]:
+        """Lock this shard's partitions and those of every pending plan over any of them.
+
+        The plans are read before the locks, to know what to lock, and again under them: a
+        plan that changed in between (another run redid it, or left a new one) means trying
+        again.
+        """
+        ttl_ms = self.config.lock_ttl_s * 1000
+        for _ in range(_LOCK_ATTEMPTS):
+            wanted, _ = _pending_over(self.store, mine)
+            tokens = locks.acquire_locks(self.redis_client, wanted, ttl_ms)
+            if self.config.heartbeat:
+                heartbeat.keep_locks(self.redis_client, tokens, ttl_ms)
+            covered, pendings = _pending_over(self.store, mine)
+            if covered <= wanted:
+                return tokens, pendings
+            self._release(tokens)
+        raise state.StateError(
+            f"The pending plans over shard {self.config.shard}'s partitions changed each time "
+            "it took its locks (other runs are redoing them): run it again."
+        )
 
     # 4: landing: raw_messages, the five tables and quarantine, then etl_meta
     def land(self, pending: PendingRun) -> dict[str, TableStats]:
@@ -317,6 +352,8 @@ class Loader:
             offsets = {t: dict(v) for t, v in pending.prior.offsets.items()}
             counts = {t: dict(v) for t, v in pending.prior.counts.items()}
             for rng in plan.ranges:
+                offsets.setdefault(rng.topic, {})
+                counts.setdefault(rng.topic, {})
                 if rng.size or rng.gap:
                     offsets[rng.topic][rng.partition] = rng.end
                 counts[rng.topic][rng.partition] = counts[rng.topic].get(
@@ -324,22 +361,24 @@ class Loader:
                 ) + read.get((rng.topic, rng.partition), 0)
             entry = {
                 "run_id": pending.run_id,
+                "shard": pending.shard,
                 **plan.to_json(),
                 "finished_at": _now_ms(),
                 "offsets_after": offsets,
                 "counts_after": counts,
                 "messages": {f"{t}:{p}": n for (t, p), n in sorted(read.items())},
             }
-            head = {"seq": plan.seq, "etl_id": plan.etl_id, "offsets": offsets, "counts": counts}
             faults.maybe_die("before_manifest")
-            manifest.append_run(self.store, entry, head)
+            manifest.append_run(self.store, entry)
             faults.maybe_die("before_commit")
-            expected = {t: state.parse_state(t, *pending.expected[t]) for t in self.config.topics}
-            state.commit(
-                self.redis_client, pending.tokens, expected, offsets, counts, pending.binding
+            commit(
+                self.redis_client,
+                pending.tokens,
+                _topic_commits(pending, offsets, counts),
+                pending.binding,
             )
             faults.maybe_die("after_commit")
-            manifest.clear_pending(self.store)
+            manifest.clear_pending(self.store, pending)
             return entry
         finally:
             self._release(pending.tokens)
@@ -355,9 +394,9 @@ class Loader:
             read[key] = read.get(key, 0) + n
         return read
 
-    def _head_offsets(self) -> dict[str, dict[int, int]]:
+    def _head_offsets(self, topics: list[str]) -> dict[str, dict[int, int]]:
         head = manifest.read_head(self.store)
-        return {t: manifest.head_offsets(head, t) for t in self.config.topics}
+        return {t: manifest.head_offsets(head, t) for t in topics}
 
     def _release(self, tokens: dict[str, str]) -> None:
         heartbeat.release_locks(self.redis_client, tokens)
@@ -367,7 +406,7 @@ class Loader:
         a process of its own); raise if they were lost."""
         if self.config.heartbeat:
             heartbeat.keep_locks(self.redis_client, pending.tokens, self.config.lock_ttl_s * 1000)
-        if not state.refresh_locks(
+        if not locks.refresh_locks(
             self.redis_client, pending.tokens, self.config.lock_ttl_s * 1000
         ):
             raise state.StateError(
@@ -380,6 +419,47 @@ class Loader:
             for table in ("raw_messages", *contract.CHUNKED_TABLES):
                 self.store.delete(chunk.relpath(table))
         self.store.delete(f"etl_meta/{plan.etl_id}.parquet")
+
+
+_LOCK_ATTEMPTS = 3
+
+
+def _names(tokens: locks.Tokens) -> list[tuple[str, int]]:
+    return [locks.split_name(n) for n in tokens]
+
+
+def _pending_over(
+    store: OutputStore, mine: set[tuple[str, int]]
+) -> tuple[set[tuple[str, int]], list[PendingRun]]:
+    """The pending plans over any of these partitions, and every partition they and these
+    cover together (pending plans never share a partition)."""
+    pendings = [p for p in manifest.read_pendings(store) if p.partitions() & mine]
+    covered = set(mine).union(*(p.partitions() for p in pendings))
+    return covered, pendings
+
+
+def _topic_commits(
+    pending: PendingRun, offsets: PerPartition, counts: PerPartition
+) -> list[TopicCommit]:
+    """Each partition of the plan: the entries it was planned from, and its new ones."""
+    commits = []
+    for topic in sorted({r.topic for r in pending.plan.ranges}):
+        before = state.parse_state(topic, *pending.expected[topic])
+        commits.append(
+            TopicCommit(
+                topic,
+                [
+                    PartitionCommit(
+                        p,
+                        state.partition_value(before, p),
+                        (offsets[topic].get(p), counts[topic].get(p)),
+                    )
+                    for p in sorted({r.partition for r in pending.plan.ranges if r.topic == topic})
+                ],
+                pending.known_partitions(topic),
+            )
+        )
+    return commits
 
 
 def _raw(states: dict[str, state.TopicState]) -> dict[str, list[str | None]]:

@@ -1,4 +1,7 @@
-"""Offset state in Redis: the README's keys, per-topic locks with fencing, and the atomic commit."""
+"""Offset state in Redis: the README's two keys per topic, read and interpreted.
+
+The locks are in core/run/locks.py, the atomic commit in core/run/commit.py.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from dataclasses import dataclass
 import redis
 
 from superhero_assets.core import contract
-
-MISSING = "\x00missing"  # stands for "key absent" in compare-and-set arguments
 
 
 class StateError(RuntimeError):
@@ -72,111 +73,19 @@ def encode_offsets(values: dict[int, int]) -> str:
     return json.dumps({str(p): values[p] for p in sorted(values)})
 
 
-_RELEASE = """
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i] then redis.call('DEL', key) end
-end
-return 1
-"""
-
-_REFRESH = """
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) ~= ARGV[i] then return 0 end
-end
-for i, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[#KEYS + 1]) end
-return 1
-"""
-
-# Per topic: KEYS lock, last_offset, counts, binding; ARGV token, expected last, expected
-# counts, new last, new counts, new binding. Every check passes before anything is written:
-# all or nothing.
-_COMMIT = """
-local missing = ARGV[#ARGV]
-for t = 0, #KEYS / 4 - 1 do
-  local k, a = t * 4, t * 6
-  if redis.call('GET', KEYS[k + 1]) ~= ARGV[a + 1] then
-    return redis.error_reply('FENCED lock for ' .. KEYS[k + 1] .. ' is no longer held')
-  end
-  for j = 2, 3 do
-    local current = redis.call('GET', KEYS[k + j]) or missing
-    if current ~= ARGV[a + j] then
-      return redis.error_reply('CHANGED ' .. KEYS[k + j] .. ' changed during the run')
-    end
-  end
-end
-for t = 0, #KEYS / 4 - 1 do
-  local k, a = t * 4, t * 6
-  redis.call('SET', KEYS[k + 2], ARGV[a + 4])
-  redis.call('SET', KEYS[k + 3], ARGV[a + 5])
-  redis.call('SET', KEYS[k + 4], ARGV[a + 6])
-end
-return 1
-"""
+# A partition whose last offset is this is to be loaded again from the start: the README's
+# reset, of a topic some shards have replayed and others not yet (core/run/commit.py).
+REPLAY = -1
 
 
-def acquire_locks(r: redis.Redis, topics: list[str], ttl_ms: int) -> dict[str, str]:
-    """Lock every topic (in sorted order, so two runs never deadlock) or none of them."""
-    tokens: dict[str, str] = {}
-    for topic in sorted(topics):
-        token = str(r.incr(contract.fence_key(topic)))
-        if not r.set(contract.lock_key(topic), token, nx=True, px=ttl_ms):
-            release_locks(r, tokens)
-            holder = r.get(contract.lock_key(topic))
-            ttl = r.pttl(contract.lock_key(topic))
-            raise StateError(
-                f"Another run holds the lock on {topic} (fencing token "
-                f"{holder.decode() if holder else '?'}, expires in {max(ttl, 0) / 1000:.0f}s). "
-                "Wait for it to finish; a run that died releases it when the lock expires."
-            )
-        tokens[topic] = token
-    return tokens
+def partition_value(st: TopicState, partition: int) -> tuple[int | None, int | None]:
+    """(last offset, count) of one partition as the state says: None where it has no entry,
+    (REPLAY, 0) when the whole topic was reset. The commit compares exactly these."""
+    if st.status == "reset":
+        return REPLAY, 0
+    return st.last_offset.get(partition), st.counts.get(partition)
 
 
-def refresh_locks(r: redis.Redis, tokens: dict[str, str], ttl_ms: int) -> bool:
-    keys = [contract.lock_key(t) for t in tokens]
-    return bool(r.eval(_REFRESH, len(keys), *keys, *tokens.values(), ttl_ms))
-
-
-def release_locks(r: redis.Redis, tokens: dict[str, str]) -> None:
-    if tokens:
-        keys = [contract.lock_key(t) for t in tokens]
-        r.eval(_RELEASE, len(keys), *keys, *tokens.values())
-
-
-def commit(
-    r: redis.Redis,
-    tokens: dict[str, str],
-    expected: dict[str, TopicState],
-    new_offsets: dict[str, dict[int, int]],
-    new_counts: dict[str, dict[int, int]],
-    binding: str,
-) -> None:
-    """Advance last_offset and counts of every topic in one Lua step, under the fencing tokens.
-
-    binding (core/run/binding.py) records which output and Kafka cluster the offsets are for.
-    """
-    keys: list[str] = []
-    args: list[str] = []
-    for topic in sorted(new_offsets):
-        before = expected[topic]
-        keys += [
-            contract.lock_key(topic),
-            contract.last_offset_key(topic),
-            contract.counts_key(topic),
-            contract.binding_key(topic),
-        ]
-        args += [
-            tokens[topic],
-            MISSING if before.raw_last_offset is None else before.raw_last_offset,
-            MISSING if before.raw_counts is None else before.raw_counts,
-            encode_offsets(new_offsets[topic]),
-            encode_offsets(new_counts[topic]),
-            binding,
-        ]
-    try:
-        r.eval(_COMMIT, len(keys), *keys, *args, MISSING)
-    except redis.ResponseError as exc:
-        raise StateError(
-            f"Offsets not committed: {exc}. Another run or a person changed the state; the "
-            "files this run wrote are in the manifest, and the next run continues safely."
-        ) from exc
+def replaying(st: TopicState, partition: int) -> bool:
+    """The README's reset asks for this partition to be loaded again from the start."""
+    return partition_value(st, partition)[0] == REPLAY
