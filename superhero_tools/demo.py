@@ -51,7 +51,7 @@ def run_demo(settings: Settings) -> int:
     env = {
         **os.environ,
         "LOGGER_MODULE": "kafka",
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_cluster_bootstrap,
         "REDIS_HOST": settings.redis_host,
         "REDIS_PORT": str(settings.redis_port),
         "OUTPUT_FS": str(output_fs),

@@ -3,7 +3,7 @@
 Its Airflow DAGs published on the Redis channel WORKER_CHANNEL to ask for a load. The worker
 listens there and runs the ELT job once per request; requests that arrive while a run is
 going coalesce into one more run. It complements the lag sensor (which polls the lag):
-both may run at once, because the Redis topic locks let only one run load a topic, and a
+both may run at once, because the Redis partition locks let only one run load a partition, and a
 run with nothing new to load writes nothing.
 """
 

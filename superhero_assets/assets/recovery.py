@@ -113,7 +113,7 @@ def retry_key(instance: dg.DagsterInstance, base: str) -> tuple[str | None, str]
 
 @dg.run_failure_sensor(
     name="release_locks_of_failed_runs",
-    description="Gives a failed ELT run's Kafka topic locks back at once, so the next run "
+    description="Gives a failed ELT run's Kafka partition locks back at once, so the next run "
     "need not wait for them to expire.",
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -121,7 +121,7 @@ def retry_key(instance: dg.DagsterInstance, base: str) -> tuple[str | None, str]
 def release_locks_of_failed_runs(
     context: dg.RunFailureSensorContext, loader: BatchLoaderResource
 ) -> None:
-    """Gives a failed run's Kafka topic locks back at once, instead of after their TTL."""
+    """Gives a failed run's Kafka partition locks back at once, instead of after their TTL."""
     released = heartbeat.release_locks_of_run(
         loader.redis_state.client(), loader.output.store(), context.dagster_run.run_id
     )

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lock-ttl",
         type=int,
         default=int(os.getenv("ELT_LOCK_TTL_S", "30")),
-        help="seconds a crashed run keeps its topic locks (default: ELT_LOCK_TTL_S, else 30)",
+        help="seconds a crashed run keeps its partition locks (default: ELT_LOCK_TTL_S, else 30)",
     )
     load.add_argument(
         "--shard",

@@ -67,6 +67,11 @@ def lock_pattern(topic: str) -> str:
     return f"superhero.elt.lock.{topic}.*"
 
 
+def identity_lock_key(output_root: str) -> str:
+    """Held while a run gives a new output its identity (core/run/binding.py)."""
+    return f"superhero.elt.identity.{output_root}"
+
+
 def run_alive_key(run_id: str) -> str:
     """Present while the Dagster run's process lives (core/run/heartbeat.py), expiring after it."""
     return f"superhero.elt.run.{run_id}.alive"

@@ -57,6 +57,14 @@ class ParquetTables(dg.UPathIOManager):
         super().__init__(base_path=root)
         self.root, self.store = root, store
 
+    def load_input(self, context: dg.InputContext) -> Any:
+        # The loader's tables stay whole when the ELT is partitioned by shard
+        # (SUPERHERO_SHARDS): a downstream asset reads the table's folder, every shard's
+        # files in it, not a folder per partition.
+        if context.has_asset_key and context.asset_key.path[-1] in LOADER_FOLDERS:
+            return self.load_from_path(context, self._get_path_without_extension(context))
+        return super().load_input(context)
+
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         files = parquet_files(path)
         if path.relative_to(self.root).parts[0] in LOADER_FOLDERS:

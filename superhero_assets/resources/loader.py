@@ -27,7 +27,7 @@ class BatchLoaderResource(dg.ConfigurableResource):
     batch_messages: int = Field(default=10_000, description="Messages per read from Kafka.")
     lock_ttl_s: int = Field(
         default=30,
-        description="Seconds a crashed run keeps its topic locks; a live run's heartbeat "
+        description="Seconds a crashed run keeps its partition locks; a live run's heartbeat "
         "refreshes them every third of it (ELT_LOCK_TTL_S).",
     )
     return_memory: bool = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from superhero_assets.cli import options, progress
 from superhero_tools.bench.run import run_bench
@@ -64,15 +65,49 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep the bench topics, their Redis keys and the output (default: deleted)",
     )
+    bench.add_argument(
+        "--shards",
+        type=_counts,
+        metavar="N[,M...]",
+        help="instead, load the backlog with N shard processes at once, for each N and for "
+        "1, and report each N's aggregate msg/s, CPU-s per million messages and peak memory "
+        "per shard process (default: off; try --shards 2,4 --partitions 4)",
+    )
     options.add_no_progress(bench)
     bench.set_defaults(handler=_run_cli)
+
+
+def _counts(text: str) -> list[int]:
+    counts = [int(n) for n in text.split(",") if n.strip().isdigit()]
+    if not counts or min(counts) < 1 or len(counts) != len(text.split(",")):
+        raise argparse.ArgumentTypeError(f"{text!r}: give shard counts, e.g. 2,4")
+    return counts
 
 
 def _run_cli(args: argparse.Namespace, settings) -> int:
     if args.messages < 1:
         raise ValueError("--messages must be at least 1")
+    if args.shards:
+        from superhero_tools.bench.run import machine
+        from superhero_tools.bench.shards import run_shard_bench
+
+        shards = run_shard_bench(
+            settings.kafka_cluster_bootstrap,
+            args.messages,
+            args.shards,
+            partitions=args.partitions,
+            output_fs=args.output_fs,
+            seed=args.seed,
+            loader={
+                "chunk_messages": args.chunk_messages,
+                "return_memory": not args.keep_freed_memory,
+            },
+            stream=sys.stderr if progress.wanted(args.no_progress) else None,
+        )
+        print(json.dumps({**shards, "machine": machine()}, indent=1))
+        return 0 if shards["reconciled"] else 1
     result = run_bench(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_cluster_bootstrap,
         args.messages,
         partitions=args.partitions,
         output_fs=args.output_fs,

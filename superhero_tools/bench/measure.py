@@ -130,6 +130,7 @@ def measure_product(spec: dict) -> dict:
     import fsspec
 
     from superhero_assets.core.run.pipeline import Loader, LoaderConfig
+    from superhero_assets.core.run.shard import Shard
     from superhero_assets.core.store.output_store import OutputStore
 
     def loader() -> Loader:
@@ -137,6 +138,7 @@ def measure_product(spec: dict) -> dict:
             topics=tuple(spec["topics"]),
             chunk_messages=spec["chunk_messages"],
             return_memory=spec.get("return_memory", True),
+            shard=Shard.parse(spec.get("shard", "1/1")),
         )
         store = OutputStore(spec["output"])
         return Loader(kafka_config(spec["bootstrap"]), redis_client(), store, config)
@@ -150,6 +152,7 @@ def measure_product(spec: dict) -> dict:
     fsspec.get_filesystem_class(fsspec.core.split_protocol(spec["output"])[0] or "file")
     kafka_config(spec["bootstrap"])
     cpu0, _ = _usage()
+    started_at = time.time()
     t0 = time.perf_counter()
     run = loader()
     pending = run.prepare(run_id="bench")
@@ -161,6 +164,7 @@ def measure_product(spec: dict) -> dict:
     t2 = time.perf_counter()
     run.commit(pending)
     t3 = time.perf_counter()
+    ended_at = time.time()
     cpu1, rss = _usage()
     idle = loader()
     t5 = time.perf_counter()
@@ -184,6 +188,8 @@ def measure_product(spec: dict) -> dict:
         "output_bytes": {name: table.bytes for name, table in landed.items()},
         "rows": {name: table.rows for name, table in landed.items() if name != "raw_messages"},
         "nothing_to_do_s": round(nothing_s, 3),
+        "started_at": started_at,
+        "ended_at": ended_at,
     }
 
 

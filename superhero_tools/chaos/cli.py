@@ -69,6 +69,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the chaos Redis's port (default: CHAOS_REDIS_PORT, else 26579)",
     )
     p.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="Kafka nodes of the chaos stack; 3 or more adds the kill_broker fault (default: 1)",
+    )
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="load in N shards, `superhero load --shard K/N`; 2 or more adds the "
+        "kill_shard_run and change_shards faults (default: 1)",
+    )
+    p.add_argument(
+        "--kinds",
+        type=lambda text: tuple(k for k in text.split(",") if k),
+        default=None,
+        help="only these fault kinds, comma-separated (default: every kind that applies)",
+    )
+    p.add_argument(
         "--no-tmpfs",
         action="store_true",
         help="never mount a tmpfs for the output (default: mount one when run as root, so "
@@ -88,20 +107,28 @@ def chaos_settings(args: argparse.Namespace) -> Settings:
         "REDIS_PORT": str(args.redis_port),
         "REDIS_PERSISTENCE": "off",
         "REDIS_PASSWORD": "",
+        "SUPERHERO_KAFKA_BROKERS": str(args.brokers),
     }
     return Settings.from_env(env)
 
 
-def schedule(kills: int, rng: random.Random) -> list[str]:
+def schedule(kills: int, rng: random.Random, kinds: tuple[str, ...] = faults.KINDS) -> list[str]:
     """Every kind once per round, in a seeded order, so a short run still covers them all."""
-    kinds: list[str] = []
-    while len(kinds) < kills:
-        kinds += rng.sample(faults.KINDS, len(faults.KINDS))
-    return kinds[:kills]
+    order: list[str] = []
+    while len(order) < kills:
+        order += rng.sample(kinds, len(kinds))
+    return order[:kills]
 
 
 def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
     settings, started = chaos_settings(args), time.monotonic()
+    applicable = faults.kinds_for(args.brokers, args.shards)
+    kinds = args.kinds or applicable
+    if args.shards < 1 or not set(kinds) <= set(applicable):
+        raise StackError(
+            f"--kinds {','.join(kinds)}: with --brokers {args.brokers} and --shards "
+            f"{args.shards} the kinds are {', '.join(applicable)}"
+        )
     work, output = settings.state_dir / "chaos", settings.state_dir / "output"
 
     def say(line: str) -> None:
@@ -120,14 +147,15 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
         output.mkdir(parents=True)
         tmpfs = not args.no_tmpfs and mount_tmpfs(output)
         topics = (f"chaos{args.seed}.lib.server.lobby", f"chaos{args.seed}.lib.server.game")
-        ensure_topics(settings.kafka_bootstrap_servers, {topics[0]: 2, topics[1]: 4})
+        ensure_topics(settings.kafka_cluster_bootstrap, {topics[0]: 2, topics[1]: 4})
         rng = random.Random(args.seed)
         log = open(work / "runs.log", "a")  # noqa: SIM115 (closed with the process)
         rig = Rig(settings, topics, output, log, rng, args.lock_ttl, args.chunk_messages, tmpfs)
+        rig.shards = args.shards
         rig.first_variant = rng.randrange(len(faults.KILL_VARIANTS))
         producer = subprocess.Popen(
             [sys.executable, "-m", "superhero_tools.chaos.producer"]
-            + ["--bootstrap", settings.kafka_bootstrap_servers, "--seed", str(args.seed)]
+            + ["--bootstrap", settings.kafka_cluster_bootstrap, "--seed", str(args.seed)]
             + ["--lobby-topic", topics[0], "--game-topic", topics[1], "--rate", str(args.rate)]
             + ["--ledger", str(work / "ledger.jsonl")],
             stderr=log,
@@ -135,7 +163,7 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
         time.sleep(2.0)
         rig.clean_run()  # also measures how long a run takes, to aim the kills
         injected, live, broke, variants = Counter(), Counter(), Counter(), Counter()
-        for i, kind in enumerate(schedule(args.kills, rng), 1):
+        for i, kind in enumerate(schedule(args.kills, rng, kinds), 1):
             rig.wait_unlocked()
             t0 = time.monotonic()
             event = faults.FAULTS[kind](rig, injected[kind])
@@ -153,7 +181,7 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
         produced, end = reconcile.read_ledger(work / "ledger.jsonl")
         result = reconcile.reconcile(produced, reconcile.read_output(store))
         passed, detail = checks.run_checks(
-            store, rig.redis(), settings.kafka_bootstrap_servers, topics
+            store, rig.redis(), settings.kafka_cluster_bootstrap, topics
         )
         tables = result.pop("tables")
         producer_ok = producer_rc == 0 and end.get("failed") == 0
@@ -163,6 +191,8 @@ def run_chaos(args: argparse.Namespace, _settings: Settings) -> int:
             "ok": ok,
             "seed": args.seed,
             "kills": args.kills,
+            "brokers": args.brokers,
+            "shards": args.shards,
             "faults_injected": dict(injected),
             "faults_that_struck_a_live_run": dict(live),
             "faults_that_failed_a_run": dict(broke),
@@ -194,7 +224,7 @@ def _drain(rig: Rig, store: OutputStore, attempts: int = 10) -> int:
         rig.wait_unlocked()
         rc = rig.clean_run()
         behind = checks.uncommitted(
-            store, rig.redis(), rig.settings.kafka_bootstrap_servers, rig.topics
+            store, rig.redis(), rig.settings.kafka_cluster_bootstrap, rig.topics
         )
         if rc == 0 and not behind and not manifest.read_pendings(store):
             return n

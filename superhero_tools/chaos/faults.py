@@ -15,6 +15,7 @@ from pathlib import Path
 
 from superhero_assets.core import faults
 from superhero_tools.chaos.rig import Rig
+from superhero_tools.stack.kafka import node_service
 
 KILL_VARIANTS = (*faults.POINTS, "wall_clock")
 KINDS = (
@@ -25,6 +26,18 @@ KINDS = (
     "output_failure",
     "kill_dagster_run",
 )
+# With --brokers 3 or more, and with --shards 2 or more.
+CLUSTER_KINDS = ("kill_broker",)
+SHARD_KINDS = ("kill_shard_run", "change_shards")
+
+
+def kinds_for(brokers: int, shards: int) -> tuple[str, ...]:
+    """Every kind that applies to a stack of that many brokers and a load of that many shards."""
+    return (
+        *KINDS,
+        *(CLUSTER_KINDS if brokers >= 3 else ()),
+        *(SHARD_KINDS if shards > 1 else ()),
+    )
 
 
 def kill_run(rig: Rig, n: int) -> dict:
@@ -57,6 +70,61 @@ def kill_kafka(rig: Rig, n: int) -> dict:
     down_s = time.monotonic() - started
     rc = rig.finish(proc)
     return {"at_s": round(delay, 2), "down_s": round(down_s, 1), "rc": [rc], "live": live}
+
+
+def kill_broker(rig: Rig, n: int) -> dict:
+    """SIGKILL one node of the cluster during a run, a partition's leader in turn, then
+    restart it: acks=all with two in-sync copies loses nothing the producer was told of."""
+    node = rig.leader_of(rig.topics[1], n % 4) or 1 + n % rig.settings.kafka_brokers
+    proc, delay = rig.start_working(0.5)
+    started, live = time.monotonic(), proc.poll() is None
+    rig.restart(node_service(node))
+    down_s = time.monotonic() - started
+    rc = rig.finish(proc)
+    return {
+        "node": node,
+        "at_s": round(delay, 2),
+        "down_s": round(down_s, 1),
+        "rc": [rc],
+        "live": live,
+    }
+
+
+def kill_shard_run(rig: Rig, n: int) -> dict:
+    """Every shard's run at once; one of them, seeded, is SIGKILLed mid-work. The others
+    commit; the killed shard's plan is redone by its next run."""
+    victim = rig.rng.randrange(rig.shards)
+    runs = [rig.start_load(shard=f"{k}/{rig.shards}") for k in range(1, rig.shards + 1)]
+    rig.wait_planned(runs[victim])
+    delay = rig.rng.uniform(0.0, 1.0) * rig.work_seconds
+    time.sleep(delay)
+    live = runs[victim].poll() is None
+    runs[victim].send_signal(signal.SIGKILL)
+    rcs = [rig.finish(run) for run in runs]
+    return {
+        "variant": f"shard_{victim + 1}_of_{rig.shards}",
+        "at_s": round(delay, 2),
+        "rc": rcs,
+        "live": live,
+    }
+
+
+def change_shards(rig: Rig, n: int) -> dict:
+    """N changes between runs while a plan is pending, and back: a run of one shard dies
+    before its commit, N becomes one less (every shard at once), another dies so, and N is
+    restored (every shard at once). Each pending plan is redone before its partitions are
+    planned anew."""
+    before, rcs = rig.shards, []
+    for shards in (before - 1, before):
+        rcs.append(rig.finish(rig.start_load({"SUPERHERO_KILL_AT": "before_commit"})))
+        rig.wait_unlocked()
+        rig.shards = shards
+        rcs.append(rig.all_shards())
+    return {
+        "variant": f"{before}->{before - 1}->{before}",
+        "rc": rcs,
+        "live": rcs[0] == -signal.SIGKILL,
+    }
 
 
 def restart_redis(rig: Rig, n: int) -> dict:
@@ -140,4 +208,7 @@ FAULTS = {
     "concurrent_runs": concurrent_runs,
     "output_failure": output_failure,
     "kill_dagster_run": kill_dagster_run,
+    "kill_broker": kill_broker,
+    "kill_shard_run": kill_shard_run,
+    "change_shards": change_shards,
 }

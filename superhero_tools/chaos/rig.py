@@ -36,15 +36,24 @@ class Rig:
     work_seconds: float = 1.0  # a clean run, plan to exit: aims the other faults
     runs: int = field(default=0)
     first_variant: int = 0  # where the rotation of kill points starts (seeded)
+    shards: int = 1  # N of `superhero load --shard K/N`; the change_shards fault changes it
 
-    def start_load(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def next_shard(self) -> str | None:
+        """The shard the next single run loads: each in turn; None when unsharded."""
+        return None if self.shards == 1 else f"{self.runs % self.shards + 1}/{self.shards}"
+
+    def start_load(
+        self, env: dict[str, str] | None = None, shard: str | None = None
+    ) -> subprocess.Popen:
+        shard = shard or self.next_shard()
         self.runs += 1
-        self.log.write(f"--- run {self.runs} {env or ''}\n")
+        self.log.write(f"--- run {self.runs} {env or ''} {f'shard {shard}' if shard else ''}\n")
         self.log.flush()
         return subprocess.Popen(
             [sys.executable, "-m", "superhero_tools.cli", "load", "--topics"]
             + [",".join(self.topics), "--lock-ttl", str(self.lock_ttl_s)]
-            + ["--chunk-messages", str(self.chunk_messages), "--output-fs", str(self.output)],
+            + ["--chunk-messages", str(self.chunk_messages), "--output-fs", str(self.output)]
+            + (["--shard", shard] if shard else []),
             stdout=self.log,
             stderr=self.log,
             env={**_loader_env(self.settings), **(env or {})},
@@ -59,9 +68,11 @@ class Rig:
         # A home of its own: a killed run must not leave a temporary one in the working folder.
         home = self.settings.state_dir / "chaos" / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
+        shard = self.next_shard()
+        partition = ["--partition", shard.replace("/", "-of-")] if shard else []
         return subprocess.Popen(
             [dagster, "asset", "materialize", "-m", "superhero_assets.definitions"]
-            + ["--select", "*"],
+            + ["--select", "*", *partition],
             stdout=self.log,
             stderr=self.log,
             env={
@@ -70,6 +81,7 @@ class Rig:
                 "SUPERHERO_TOPICS": ",".join(self.topics),
                 "ELT_LOCK_TTL_S": str(self.lock_ttl_s),
                 "DAGSTER_HOME": str(home),
+                "SUPERHERO_SHARDS": str(self.shards),
                 **env,
             },
         )
@@ -83,6 +95,8 @@ class Rig:
 
     def clean_run(self) -> int:
         """A run without faults; a successful one updates the timings the faults aim with."""
+        if self.shards > 1:
+            return self.all_shards()
         started = time.monotonic()
         proc = self.start_load()
         planned = self.wait_planned(proc)
@@ -91,6 +105,11 @@ class Rig:
             self.run_seconds = 0.7 * self.run_seconds + 0.3 * (time.monotonic() - started)
             self.work_seconds = 0.7 * self.work_seconds + 0.3 * (time.monotonic() - planned)
         return rc
+
+    def all_shards(self, env: dict[str, str] | None = None) -> int:
+        """A run of every shard, all started at once; 0 when each of them succeeded."""
+        procs_ = [self.start_load(env, f"{k}/{self.shards}") for k in range(1, self.shards + 1)]
+        return max((abs(self.finish(p)) for p in procs_), default=0)
 
     def wait_planned(self, proc: subprocess.Popen, timeout_s: float = 20.0) -> float | None:
         """When the run recorded its plan (it holds its locks, reading and writing are next)."""
@@ -125,6 +144,18 @@ class Rig:
                 pass
             time.sleep(0.2)
 
+    def leader_of(self, topic: str, partition: int) -> int | None:
+        """The node leading a partition now, from the cluster's metadata; None if unknown."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka_cluster_bootstrap})
+        try:
+            found = admin.list_topics(topic, timeout=5).topics.get(topic)
+        except Exception:  # noqa: BLE001 (a node may be down: fall back to the rotation)
+            return None
+        part = found.partitions.get(partition) if found is not None else None
+        return part.leader if part is not None and part.leader >= 0 else None
+
     def restart(self, service: str) -> None:
         """SIGKILL the stack's service by its PID record, then start it again."""
         record = procs.read_record(self.settings.state_dir, service)
@@ -150,7 +181,7 @@ def _identity(folder: Path) -> frozenset[tuple[int, int]]:
 def _loader_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "SUPERHERO_KILL_AT"}
     env.update(
-        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_cluster_bootstrap,
         REDIS_HOST=settings.redis_host,
         REDIS_PORT=str(settings.redis_port),
         REDIS_DB="0",

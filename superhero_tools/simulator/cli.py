@@ -91,9 +91,9 @@ def _server(args: argparse.Namespace, settings: Settings) -> int:
     config = SimulatorConfig.from_env()
     host, port = args.host or config.server_host, args.port or config.server_port
     roster = load_roster(args.roster)
-    loggers = open_game_loggers(config, settings.kafka_bootstrap_servers)
+    loggers = open_game_loggers(config, settings.kafka_cluster_bootstrap)
     server = GameServer(Registry(roster), loggers, config.lobby_timeout_s)
-    kafka = f"Kafka at {settings.kafka_bootstrap_servers}"
+    kafka = f"Kafka at {settings.kafka_cluster_bootstrap}"
     where = kafka if config.logger_module == "kafka" else "stdout"
 
     def ready(_server) -> None:
@@ -155,7 +155,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     sink = None
     if config.logger_module == "kafka":
         topics = (wire.LOBBY_TOPIC, wire.GAME_TOPIC)
-        sink = kafka_log.KafkaSink(settings.kafka_bootstrap_servers, topics, kafka_log.BULK)
+        sink = kafka_log.KafkaSink(settings.kafka_cluster_bootstrap, topics, kafka_log.BULK)
         emit = sink.fast_emitter()
     else:
 

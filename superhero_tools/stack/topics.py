@@ -7,7 +7,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
-from superhero_tools.stack import StackError
+from superhero_tools.stack import StackError, kafka
 
 
 def ensure_topics(
@@ -27,9 +27,9 @@ def ensure_topics(
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     metadata = admin.list_topics(timeout=timeout_s)
     existing = metadata.topics
-    factor = replication or min(3, max(1, len(metadata.brokers)))
+    factor, min_insync = kafka.replication(replication or len(metadata.brokers) or 1)
     config = {
-        "min.insync.replicas": str(max(1, factor - 1)),
+        "min.insync.replicas": str(min_insync),
         "unclean.leader.election.enable": "false",
     }
     missing = [

@@ -152,3 +152,28 @@ def test_the_bench_prints_the_documented_figures(stack, tmp_path):
         assert time.monotonic() < deadline, "the bench left its topics behind"
         time.sleep(0.5)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_shard_bench_loads_one_backlog_once_per_shard_count(stack, tmp_path):
+    from superhero_tools.bench.shards import run_shard_bench
+
+    result = run_shard_bench(
+        stack.kafka_bootstrap_servers,
+        3_000,
+        [2],
+        partitions=2,
+        output_fs=str(tmp_path),
+        seed=7,
+        loader={"chunk_messages": 1_000},
+    )
+    assert result["reconciled"] is True and set(result["shards"]) == {"1", "2"}
+    for n, figures in result["shards"].items():
+        # Every shard process loaded its partitions, and together they loaded the backlog
+        # (reconciled: every offset once in that N's own output).
+        assert len(figures["messages_per_shard"]) == int(n)
+        assert sum(figures["messages_per_shard"]) == result["messages"]
+        assert all(m > 0 for m in figures["messages_per_shard"])
+        assert len(figures["peak_rss_mb_per_shard"]) == int(n)
+        assert figures["msg_per_s"] > 0 and figures["cpu_s_per_million"] > 0
+    assert result["shards"]["1"]["cpu_change_pct"] == 0
+    assert not list(tmp_path.iterdir())

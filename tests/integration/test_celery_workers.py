@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from superhero_assets.core import contract
+from tests.support.dagster_cli import materialize_command
 from tests.support.elt_env import EltEnv
 
 pytestmark = pytest.mark.integration
@@ -28,11 +29,22 @@ def bin_path(name: str) -> str:
 
 @pytest.fixture
 def celery(elt, tmp_path):
+    yield from start_workers(elt, tmp_path, {})
+
+
+@pytest.fixture
+def celery_shards(elt, tmp_path):
+    """The workers of a deployment whose ELT is partitioned into three shards."""
+    yield from start_workers(elt, tmp_path, {"SUPERHERO_SHARDS": "3"})
+
+
+def start_workers(elt: EltEnv, tmp_path: Path, extra: dict[str, str]):
     """Two workers, as a user starts them, and the environment a run of theirs needs."""
     url = f"redis://{elt.stack.redis_host}:{elt.stack.redis_port}"
     env = {
         **os.environ,
         **elt.deployment_env(),
+        **extra,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "SUPERHERO_EXECUTOR": "celery",
         "CELERY_BROKER_URL": f"{url}/11",
@@ -108,3 +120,35 @@ def test_the_elt_jobs_steps_run_on_the_celery_workers_exactly_once(elt: EltEnv, 
     assert elt.table("lib_server_game").num_rows == expected["game"]
     counts = elt.state()[contract.counts_key(elt.game)].decode()
     assert counts == '{"0": 15, "1": 15, "2": 15, "3": 15}'
+
+
+def test_three_shard_runs_on_the_celery_workers_load_every_message_once(elt: EltEnv, celery_shards):
+    expected = elt.produce_matches(12)
+    runs = [
+        subprocess.Popen(
+            materialize_command(f"{k}-of-3"),
+            env=celery_shards,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in (1, 2, 3)
+    ]
+    logs = [run.communicate(timeout=600)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], [log[-3000:] for log in logs]
+    with dg.DagsterInstance.from_config(celery_shards["DAGSTER_HOME"]) as instance:
+        records = instance.get_run_records()
+    assert sorted(r.dagster_run.tags["dagster/partition"] for r in records) == [
+        "1-of-3",
+        "2-of-3",
+        "3-of-3",
+    ]
+    for record in records:
+        assert record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+        placed = steps_on_workers(celery_shards["DAGSTER_HOME"], record.dagster_run.run_id)
+        assert {"land", "kafka_offsets"} <= set(placed), placed
+        assert {worker.split("@")[0] for worker in placed.values()} <= set(WORKERS), placed
+    elt.assert_exactly_once(expected["messages"])
+    assert elt.table("lib_server_lobby").num_rows == expected["lobby"]
+    assert elt.table("lib_server_game").num_rows == expected["game"]
+    elt.assert_state_at_watermarks()

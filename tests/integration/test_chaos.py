@@ -162,7 +162,7 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing(tmp_path):
 @pytest.mark.integration
 def test_a_fenced_out_run_never_moves_the_manifest_head_back(stack, tmp_path):
     """Found by reasoning about the chaos faults: a run that stalls past its lock TTL, while
-    another run redoes its plan and a newer run commits, must not write an older head.json;
+    another run redoes its plan and a newer run commits, must not write an older head;
     otherwise a later loss of the Redis keys recovers stale offsets and loads rows twice."""
     elt = EltEnv.create(stack, tmp_path / "out")
     try:
@@ -184,3 +184,27 @@ def test_a_fenced_out_run_never_moves_the_manifest_head_back(stack, tmp_path):
         assert len(offsets) == len(set(offsets)) == produced
     finally:
         elt.cleanup()
+
+
+@pytest.mark.integration
+def test_a_chaos_run_on_three_brokers_and_three_shards_loses_and_duplicates_nothing(tmp_path):
+    """The faults of a cluster and of shards: a node killed and restarted mid-run, one
+    shard's run killed while the others load, and N changed 3 -> 2 -> 3 with plans pending."""
+    kinds = ("kill_broker", "kill_shard_run", "change_shards")
+    result = superhero(
+        "chaos",
+        *("--brokers", "3", "--shards", "3", "--kills", "3", "--seed", "2"),
+        *("--kinds", ",".join(kinds), "--state-dir", str(tmp_path / "chaos")),
+        *("--kafka-port", "29492", "--redis-port", "26679"),
+        timeout=900,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
+    summary = json.loads(result.stdout)
+    assert summary["ok"] and summary["checks_failed"] == []
+    messages = summary["messages"]
+    assert messages["lost"] == 0 and messages["duplicated"] == 0
+    assert messages["wrong"] == 0 and messages["unexpected"] == 0
+    assert set(summary["faults_injected"]) == set(kinds)
+    assert summary["faults_that_failed_a_run"]["kill_shard_run"] >= 1
+    assert summary["faults_that_failed_a_run"]["change_shards"] >= 1
+    assert "3->2->3" in summary["variants"]

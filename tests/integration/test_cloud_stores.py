@@ -34,7 +34,8 @@ LAYOUT = re.compile(
     r"t[0-9a-f]{8}\.lib\.server\.(lobby|game)/\d{3}/\d{20}-\d{20}\.parquet$"
     r"|^etl_meta/[0-9a-f-]{36}\.parquet$"
     r"|^(etl_meta|raw_messages|buffer_meta|log_meta|lib_server_lobby|lib_server_game|quarantine)/empty\.parquet$"
-    r"|^_manifest/(head\.json|output\.json|runs/\d{10}-[0-9a-f-]{36}\.json)$"
+    r"|^_manifest/(output\.json|runs/\d{10}-[0-9a-f-]{36}\.json)$"
+    r"|^_manifest/head/t[0-9a-f]{8}\.lib\.server\.(lobby|game)/\d{3}\.json$"
 )
 
 

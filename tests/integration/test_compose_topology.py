@@ -1,11 +1,13 @@
 """The compose's Dagster, run without Docker: its services' own commands and healthchecks on
-a throwaway Postgres and the test stack, so the worker launches runs that show in Dagster.
+a throwaway Postgres and the test stack, so the code server launches runs that show in
+Dagster and their steps execute on the Celery workers.
 
 Each service runs its compose command with the image's files read from the repository,
-on 127.0.0.1 and free ports: the worker (the code server), the daemon and the webserver,
-with compose/dagster.yaml as their instance. The daemon's sensor sees the lag, launches a
-run, and the run executes in the worker's server, is stored in Postgres and shows in the
-webserver's GraphQL; the tables appear in the output. Postgres is Debian's, started here as
+on 127.0.0.1 and free ports: the code server, two Celery workers (`--scale worker=2`), the
+daemon and the webserver, with compose/dagster.yaml as their instance. The daemon's sensor
+sees the lag, launches a run, and the run executes in the code server, sends its steps to
+the workers over the stack's Redis, is stored in Postgres and shows in the webserver's
+GraphQL; the tables appear in the output. Postgres is Debian's, started here as
 its own user (`make test` installs it when missing and run as root).
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import redis
 import yaml
 
 from tests.support.compose import (
@@ -123,16 +126,26 @@ class Topology:
         self.root = root
         self.home = root / "compose_home"
         self.home.mkdir()
-        self.ports = {name: free_port() for name in ("worker", "dagster-webserver")}
+        self.ports = {name: free_port() for name in ("code-server", "dagster-webserver")}
         files = image_files()
         compose_env = services["dagster-daemon"]["environment"]
         image_home = compose_env["DAGSTER_HOME"]
         shutil.copy(files[f"{image_home}/dagster.yaml"], self.home / "dagster.yaml")
         workspace = yaml.safe_load(files[f"{image_home}/workspace.yaml"].read_text())
         (location,) = workspace["load_from"]
-        location["grpc_server"].update(host="127.0.0.1", port=self.ports["worker"])
+        location["grpc_server"].update(host="127.0.0.1", port=self.ports["code-server"])
         (self.home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
-        self.paths = {f"{image_home}/workspace.yaml": str(self.home / "workspace.yaml")}
+        self.paths = {
+            **{path: str(file) for path, file in files.items()},
+            f"{image_home}/workspace.yaml": str(self.home / "workspace.yaml"),
+        }
+        # The compose's Redis is the test stack's, in the databases the compose names.
+        redis_url = f"redis://{stack.redis_host}:{stack.redis_port}"
+        celery = {
+            k: compose_value(v).replace("redis://redis:6379", redis_url)
+            for k, v in compose_env.items()
+            if k == "SUPERHERO_EXECUTOR" or k.startswith("CELERY_")
+        }
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
             **{k: compose_value(v) for k, v in compose_env.items() if k.startswith("DAGSTER_")},
@@ -141,7 +154,12 @@ class Topology:
             "DAGSTER_POSTGRES_PORT": str(pg.port),
             "SUPERHERO_STATE_DIR": str(root / "state"),
             **self.elt.deployment_env(),
+            **celery,
+            # dagster-celery starts `celery` by name: the virtualenv's, as in the image.
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
+        for url in (celery["CELERY_BROKER_URL"], celery["CELERY_RESULT_BACKEND"]):
+            redis.Redis.from_url(url).flushdb()  # no task or result of an earlier test
         self.procs: dict[str, subprocess.Popen] = {}
 
     def argv(self, command: list[str], service: str) -> list[str]:
@@ -150,9 +168,13 @@ class Topology:
         argv = [self.paths.get(a, a) for a in argv]
         return [str(BIN / argv[0]), *argv[1:]]
 
-    def start(self, service: str) -> None:
+    def start(self, service: str, replica: int = 0) -> None:
         argv = self.argv(self.services[service]["command"], service)
-        self.procs[service] = spawn(argv, self.root, self.env, service)
+        name = service
+        if replica:  # `--scale`: each container has a hostname of its own, here a node name
+            name = f"{service}-{replica}"
+            argv = [*argv, "-n", f"{name}@%h"]
+        self.procs[name] = spawn(argv, self.root, self.env, name)
 
     def healthcheck(self, service: str) -> subprocess.CompletedProcess:
         """The compose healthcheck's command, run here on the service's port."""
@@ -199,9 +221,11 @@ class Topology:
 def topology(stack, postgres, tmp_path_factory) -> Iterator[Topology]:
     topo = Topology(stack, postgres, tmp_path_factory.mktemp("compose"))
     try:
-        # In the compose's order: the webserver and the daemon wait for a healthy worker.
-        topo.start("worker")
-        topo.wait_healthy("worker")
+        # In the compose's order: the webserver and the daemon wait for a healthy code server.
+        topo.start("code-server")
+        for replica in (1, 2):
+            topo.start("worker", replica)
+        topo.wait_healthy("code-server")
         topo.start("dagster-daemon")
         topo.start("dagster-webserver")
         yield topo
@@ -211,11 +235,13 @@ def topology(stack, postgres, tmp_path_factory) -> Iterator[Topology]:
 
 
 def test_every_dagster_service_passes_its_compose_healthcheck(topology):
-    for service in ("worker", "dagster-webserver", "dagster-daemon"):
+    for service in ("code-server", "dagster-webserver", "dagster-daemon"):
         topology.wait_healthy(service)
 
 
-def test_the_daemons_sensor_launches_a_run_that_executes_in_the_worker(topology, monkeypatch):
+def test_the_daemons_sensor_launches_a_run_whose_steps_execute_on_the_workers(
+    topology, monkeypatch
+):
     expected = topology.elt.produce_matches(6)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and topology.rows("buffer_meta") < expected["messages"]:
@@ -223,9 +249,9 @@ def test_the_daemons_sensor_launches_a_run_that_executes_in_the_worker(topology,
     assert topology.rows("buffer_meta") == expected["messages"]
     assert topology.rows("lib_server_lobby") == expected["lobby"]
     # The webserver shows the run from Postgres: launched by the sensor, sent to the
-    # worker's code server (the gRPC address DefaultRunLauncher used), and successful.
+    # code server (the gRPC address DefaultRunLauncher used), and successful.
     url = f"http://127.0.0.1:{topology.ports['dagster-webserver']}"
-    worker = {"host": "127.0.0.1", "port": topology.ports["worker"]}
+    code_server = {"host": "127.0.0.1", "port": topology.ports["code-server"]}
     deadline, runs = time.monotonic() + 120, []
     while time.monotonic() < deadline:
         results = graphql(url, RUNS, {})["runsOrError"]["results"]
@@ -240,6 +266,16 @@ def test_the_daemons_sensor_launches_a_run_that_executes_in_the_worker(topology,
     # The launcher's record of where it sent the run, a tag the UI hides: read from Postgres.
     with topology.instance(monkeypatch) as instance:
         tags = instance.get_run_by_id(run["runId"]).tags
-    assert json.loads(tags[".dagster/grpc_info"]) == worker
+        placed = {
+            record.dagster_event.step_key: worker.value
+            for record in instance.all_logs(run["runId"])
+            if record.dagster_event is not None
+            and record.dagster_event.is_engine_event
+            and (worker := record.dagster_event.engine_event_data.metadata.get("Celery worker"))
+        }
+    assert json.loads(tags[".dagster/grpc_info"]) == code_server
+    # Its steps ran on the compose's Celery workers.
+    assert {"land", "kafka_offsets"} <= set(placed), placed
+    assert {w.split("@")[0] for w in placed.values()} <= {"worker-1", "worker-2"}, placed
     # Its logs are where the compose mounts the volume the webserver reads them from.
     assert list((topology.home / "storage").rglob(f"*{run['runId']}*")), run["runId"]

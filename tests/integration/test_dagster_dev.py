@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import psutil
-import pyarrow.parquet as pq
 import pytest
 
 from superhero_assets.assets import ALL_CHECKS, tables_are_fresh
 from superhero_assets.core import contract
 from superhero_tools.devserver import session_members
 from superhero_tools.stack import procs
+from tests.support.dagster_dev import LOCATION, Dev
 from tests.support.dagster_ui import (
     chromium_available,
     launch_materialize_all,
@@ -21,11 +21,9 @@ from tests.support.dagster_ui import (
     wait_for_run,
     wait_until_no_run_in_flight,
 )
-from tests.support.elt_env import EltEnv
-from tests.support.stack import free_port, superhero
+from tests.support.stack import superhero
 
 pytestmark = pytest.mark.integration
-LOCATION = "superhero_assets.definitions"
 ARTIFACTS = Path(os.environ.get("SUPERHERO_TEST_ARTIFACTS", ".superhero-test/artifacts"))
 
 
@@ -47,30 +45,6 @@ def page_text(browser) -> str:
 
 def all_passed(page_text: str) -> list[str]:
     return [m for m in re.findall(r"(\d+) / (\d+) Passed", page_text) if m[0] == m[1]]
-
-
-class Dev:
-    def __init__(self, stack, root: Path):
-        self.elt = EltEnv.create(stack, root / "data")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.state = root / "state"
-        self.env = {
-            "SUPERHERO_STATE_DIR": str(self.state),
-            "DAGSTER_HOME": str(root / "dagster_home"),
-            **self.elt.deployment_env(),
-        }
-
-    def rows(self, table: str) -> int:
-        return sum(
-            pq.read_metadata(f).num_rows for f in self.elt.output.glob(f"{table}/**/*.parquet")
-        )
-
-    def wait_rows(self, table: str, want: int, timeout_s: float = 180) -> int:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.rows(table) < want:
-            time.sleep(1)
-        return self.rows(table)
 
 
 @pytest.fixture(scope="module")

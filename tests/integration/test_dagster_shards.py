@@ -1,44 +1,14 @@
 """The ELT partitioned by shard in Dagster (SUPERHERO_SHARDS=3), against the real stack."""
 
-import os
-import subprocess
-
 import dagster as dg
 import pytest
 from confluent_kafka import Producer
 
 from superhero_assets.core.run import locks
-from tests.integration.test_lag_sensor import evaluate
 from tests.support import wire
-from tests.support.dagster_cli import materialize_command
+from tests.support.lag_sensor import evaluate
 
 pytestmark = pytest.mark.integration
-
-
-def test_three_shard_runs_through_dagster_at_once_load_every_message_once(elt, tmp_path):
-    expected = elt.produce_matches(12)
-    env = {**os.environ, **elt.deployment_env(), "SUPERHERO_SHARDS": "3"}
-    runs = []
-    for k in (1, 2, 3):
-        home = tmp_path / f"dagster_home_{k}"  # each run its own instance: no shared queue
-        home.mkdir()
-        runs.append(
-            subprocess.Popen(
-                materialize_command(f"{k}-of-3"),
-                env={**env, "DAGSTER_HOME": str(home)},
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    logs = [run.communicate(timeout=600)[1] for run in runs]
-    for run, log in zip(runs, logs, strict=True):
-        assert run.returncode == 0, log[-3000:]
-        assert "RUN_SUCCESS" in log and "Asset check 'msg_id_unique' on 'buffer_meta' passed" in log
-    elt.assert_exactly_once(expected["messages"])
-    assert elt.table("lib_server_lobby").num_rows == expected["lobby"]
-    assert elt.table("lib_server_game").num_rows == expected["game"]
-    elt.assert_state_at_watermarks()
-    assert elt.table("etl_meta").num_rows == 3  # one row per shard run
 
 
 def test_the_lag_sensor_asks_only_for_the_shards_that_lag(elt):

@@ -135,3 +135,18 @@ def test_the_readme_reset_replays_every_shard_once_even_one_shard_at_a_time(elt)
     # The replay overwrote the files it replaced instead of adding any.
     data = [f for f in sorted(elt.files()) if not f.startswith(("_manifest", "etl_meta"))]
     assert data == [f for f in before if not f.startswith(("_manifest", "etl_meta"))]
+
+
+def test_lost_offsets_come_back_for_every_shard_even_one_with_nothing_new(elt):
+    expected = elt.produce_matches(6)
+    load_shards_at_once(elt, ["1/3", "2/3", "3/3"])
+    elt.redis().delete(contract.last_offset_key(elt.game))  # counts stay: still "missing"
+    elt.redis().delete(contract.last_offset_key(elt.lobby), contract.counts_key(elt.lobby))
+    # Shard 1 writes its partitions back; then shards 2 and 3 find Redis holding the topic
+    # without theirs, and write theirs back too, with nothing new to load.
+    outputs = _outputs(elt, ["1/3", "2/3", "3/3"])
+    assert all(json.loads(out)["loaded"] == 0 for out in outputs)
+    assert_loaded_exactly_once(elt, expected)
+    more = elt.produce_matches(4, start=6)
+    load_shards_at_once(elt, ["1/3", "2/3", "3/3"])
+    assert_loaded_exactly_once(elt, {k: expected[k] + more[k] for k in expected})

@@ -28,7 +28,9 @@ DOCKERFILE = COMPOSE_DIR / "Dockerfile"
 INSTANCE_YAML = COMPOSE_DIR / "dagster.yaml"
 
 
-DAGSTER_SERVICES = ("dagster-webserver", "dagster-daemon", "worker")
+DAGSTER_SERVICES = ("dagster-webserver", "dagster-daemon", "code-server")
+# The Celery workers: `--scale worker=N`. They share the instance, not the healthchecks.
+CELERY_WORKER = "worker"
 
 
 @dataclass

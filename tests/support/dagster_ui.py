@@ -47,10 +47,39 @@ mutation Stop($id: String!) {
 }
 """
 
+START_SENSOR = """
+mutation Start($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 RUNS_IN_FLIGHT = """
 query InFlight {
   runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
     ... on Runs { results { runId } }
+  }
+}
+"""
+
+
+SHARD_RUNS = """
+query ShardRuns($filter: RunsFilter!) {
+  runsOrError(filter: $filter) {
+    ... on Runs { results { runId status startTime endTime tags { key value } } }
+  }
+}
+"""
+
+LAUNCH_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
   }
 }
 """
@@ -102,6 +131,18 @@ def stop_sensor(url: str, location: str, sensor: str) -> None:
     assert stopped["instigationState"]["status"] == "STOPPED", stopped
 
 
+def start_sensor(url: str, location: str, sensor: str) -> None:
+    """What the UI's sensor toggle does to turn it back on."""
+    selector = {
+        "repositoryLocationName": location,
+        "repositoryName": "__repository__",
+        "sensorName": sensor,
+    }
+    started = graphql(url, START_SENSOR, {"selector": selector})["startSensor"]
+    assert started["__typename"] == "Sensor", started
+    assert started["sensorState"]["status"] == "RUNNING", started
+
+
 def wait_until_no_run_in_flight(url: str, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -146,3 +187,26 @@ def open_browser(profile_dir: str):
         options.add_argument(arg)
     options.binary_location = shutil.which("chromium")
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+def runs_of_partitions(url: str) -> list[dict]:
+    """Every run tagged with a partition: its id, status, start and end, and partition."""
+    found = graphql(url, SHARD_RUNS, {"filter": {}})["runsOrError"]["results"]
+    runs = []
+    for run in found:
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        if "dagster/partition" in tags:
+            runs.append({**run, "partition": tags["dagster/partition"], "tags": tags})
+    return runs
+
+
+def launch_backfill(url: str, asset_keys: list[str], partitions: list[str]) -> str:
+    """What the UI's "Materialize all" launches for partitioned assets: an asset backfill."""
+    params = {
+        "assetSelection": [{"path": [key]} for key in asset_keys],
+        "partitionNames": partitions,
+        "fromFailure": False,
+    }
+    result = graphql(url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    return result["backfillId"]

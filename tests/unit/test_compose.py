@@ -15,6 +15,7 @@ import yaml
 from superhero_assets.core.contract import TOPIC_PARTITIONS
 from superhero_tools.settings import DEFAULT_KAFKA_VERSION
 from tests.support.compose import (
+    CELERY_WORKER,
     COMPOSE,
     COMPOSE_DIR,
     DAGSTER_SERVICES,
@@ -93,6 +94,7 @@ def test_local_compose_runs_the_whole_platform():
         "player",
         "dagster-webserver",
         "dagster-daemon",
+        "code-server",
         "worker",
         "postgres",
     } <= set(spec["services"])
@@ -210,7 +212,7 @@ def test_the_build_context_holds_only_what_the_dockerfile_copies():
     assert "native/target" in rules  # Cargo's build cache, hundreds of MB
 
 
-# --- the compose's Dagster: Postgres, the worker as code server, healthchecks -------------
+# --- the compose's Dagster: Postgres, the code server, Celery workers, healthchecks -------
 
 
 def _workspace() -> dict:
@@ -224,7 +226,7 @@ def _workspace() -> dict:
 def test_the_dagster_services_share_the_compose_instance_of_the_image():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     files = image_files()
-    for name in DAGSTER_SERVICES:
+    for name in (*DAGSTER_SERVICES, CELERY_WORKER):
         env = services[name]["environment"]
         assert files[f"{env['DAGSTER_HOME']}/dagster.yaml"] == INSTANCE_YAML, name
         assert instance_env_names() <= set(env), name
@@ -292,16 +294,17 @@ def test_project_services_mount_only_named_volumes_their_user_owns():
             assert source in spec["volumes"], f"{name} mounts {source}, not a named volume"
             assert any(target == d or target.startswith(f"{d}/") for d in owned), (name, target)
     assert "data:/data" in spec["services"]["worker"]["volumes"]
+    assert "data:/data" in spec["services"]["code-server"]["volumes"]
 
 
-def test_the_worker_is_the_code_server_the_workspace_names():
+def test_the_code_server_is_the_one_the_workspace_names():
     spec = yaml.safe_load(COMPOSE.read_text())
-    worker = spec["services"]["worker"]["command"]
+    worker = spec["services"]["code-server"]["command"]
     assert worker[:3] == ["dagster", "code-server", "start"]
     assert option(worker, "-m") == "superhero_assets.definitions"
     (location,) = _workspace()["load_from"]
     server = location["grpc_server"]
-    assert server["host"] == "worker"
+    assert server["host"] == "code-server"
     assert str(server["port"]) == option(worker, "-p")
     assert server["location_name"] == option(worker, "--location-name")
     # The runs the daemon launches execute there: DefaultRunLauncher runs them in the server.
@@ -309,9 +312,27 @@ def test_the_worker_is_the_code_server_the_workspace_names():
         "DefaultRunLauncher"
     )
     for name in DAGSTER_SERVICES[:2]:
-        assert spec["services"][name]["depends_on"]["worker"]["condition"] == "service_healthy"
+        assert spec["services"][name]["depends_on"]["code-server"]["condition"] == "service_healthy"
     # It forks a process per run: an init as PID 1 reaps any it orphans.
-    assert spec["services"]["worker"]["init"] is True
+    assert spec["services"]["code-server"]["init"] is True
+
+
+def test_the_worker_is_a_celery_worker_that_scales_and_runs_every_steps():
+    """`--scale worker=N`, as in the original, starts N of the engine's workers: nothing in
+    the service pins it to one container (no name, no host port), and every run's steps go
+    to them (SUPERHERO_EXECUTOR=celery over the stack's Redis)."""
+    spec = yaml.safe_load(COMPOSE.read_text())
+    worker = spec["services"][CELERY_WORKER]
+    assert worker["command"][:3] == ["dagster-celery", "worker", "start"]
+    assert option(worker["command"], "-A") == "dagster_celery.app"
+    assert image_files()[option(worker["command"], "-y")] == ROOT / "deploy/celery/worker.yaml"
+    assert "container_name" not in worker and "ports" not in worker
+    for name in (*DAGSTER_SERVICES, CELERY_WORKER):
+        env = spec["services"][name]["environment"]
+        assert env["SUPERHERO_EXECUTOR"] == "celery", name
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/"), name
+        assert env["CELERY_RESULT_BACKEND"].startswith("redis://redis:6379/"), name
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 def test_the_app_services_have_healthchecks_on_their_own_ports():
@@ -321,7 +342,7 @@ def test_the_app_services_have_healthchecks_on_their_own_ports():
     web = services["dagster-webserver"]
     port = option(web["command"], "-p")
     assert f"http://127.0.0.1:{port}/server_info" in web["healthcheck"]["test"][-1]
-    worker = services["worker"]
+    worker = services["code-server"]
     assert worker["healthcheck"]["test"][1:] == [
         "dagster",
         "api",
@@ -344,7 +365,9 @@ def _parse_with_click(argv: list[str]) -> None:
 
     files = {path: str(file) for path, file in image_files().items()}
     (script,) = entry_points(group="console_scripts", name=argv[0])
-    command = importlib.import_module(script.module).cli
+    # dagster's entry point wraps its click group `cli`; dagster-celery's is the group.
+    module = importlib.import_module(script.module)
+    command = getattr(module, "cli", None) or getattr(module, script.attr)
     args = [files.get(a, a) for a in argv[1:]]
     while isinstance(command, click.Group):
         sub = command.get_command(click.Context(command), args[0])
@@ -374,14 +397,14 @@ def test_every_service_command_exists():
                 compile(call[2], f"{name} healthcheck", "exec")
 
 
-def test_the_worker_command_serves_the_code_and_passes_its_healthcheck(tmp_path):
+def test_the_code_server_command_serves_the_code_and_passes_its_healthcheck(tmp_path):
     from tests.support.stack import free_port
 
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    server_cmd = with_port(services["worker"]["command"], port)
-    check_cmd = with_port(services["worker"]["healthcheck"]["test"][1:], port)
+    server_cmd = with_port(services["code-server"]["command"], port)
+    check_cmd = with_port(services["code-server"]["healthcheck"]["test"][1:], port)
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     server = spawn([str(bin_dir / server_cmd[0]), *server_cmd[1:]], tmp_path, env, "server")
     try:

@@ -97,6 +97,21 @@ def test_a_downstream_asset_reads_every_file_of_a_loaded_table(tmp_path):
     assert out.to_pylist() == [{"attacks": 20, "enemy_damage": 200}]
 
 
+def test_a_table_partitioned_by_shard_is_read_whole_downstream(tmp_path):
+    # With SUPERHERO_SHARDS=3 the loader's assets are partitioned by shard, and its tables
+    # stay one folder: an unpartitioned asset downstream reads all of it.
+    shards = dg.StaticPartitionsDefinition(["1-of-3", "2-of-3", "3-of-3"])
+    sharded = dg.AssetSpec("lib_server_game", partitions_def=shards)
+    store = OutputStore(str(tmp_path))
+    for partition in range(3):
+        chunk = f"{0:020d}-{4:020d}.parquet"
+        store.write_parquet(f"lib_server_game/t.game/{partition:03d}/{chunk}", game_rows(range(5)))
+    result = materialize(tmp_path, sharded, damage_per_game)
+    assert result.success
+    out = pq.read_table(tmp_path / "damage_per_game" / "part-0.parquet")
+    assert out.to_pylist() == [{"attacks": 15, "enemy_damage": 150}]
+
+
 def test_a_missing_table_is_a_clear_failure(tmp_path):
     result = materialize(tmp_path, lib_server_game, damage_per_game, raise_on_error=False)
     assert not result.success

@@ -48,12 +48,15 @@ def committed_next_offsets(r: redis.Redis, store: OutputStore, topic: str) -> di
     st = state.read_state(r, topic)
     if st.status == "reset":
         return {}
-    loaded = (
-        st.last_offset
-        if st.status == "ok"
-        else manifest.head_offsets(manifest.read_head(store), topic)
-    )
-    return {p: o + 1 for p, o in loaded.items()}
+    recorded = manifest.head_offsets(manifest.read_head(store), topic)
+    if st.status != "ok":
+        return {p: o + 1 for p, o in recorded.items()}
+    # Where a run would start (core/run/planner.py): the manifest where it is ahead of Redis
+    # or Redis lacks the partition (its keys were lost and only some shards wrote theirs
+    # back), and the start for a partition marked to replay.
+    loaded = {p: max(o, recorded.get(p, -1)) for p, o in st.last_offset.items()}
+    loaded.update({p: o for p, o in recorded.items() if p not in st.last_offset})
+    return {p: o + 1 for p, o in loaded.items() if st.last_offset.get(p) != state.REPLAY}
 
 
 def measure(

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -65,11 +68,19 @@ def output_id(store: OutputStore) -> str | None:
     return str(found["output_id"]) if isinstance(found, dict) and "output_id" in found else None
 
 
-def ensure_output_id(store: OutputStore, fresh: bool = False) -> str:
-    """The output's identity, created on first use (or anew: an adopted copy gets its own)."""
+def ensure_output_id(store: OutputStore, fresh: bool = False, r: redis.Redis | None = None) -> str:
+    """The output's identity, created on first use (or anew: an adopted copy gets its own).
+
+    With r, a first creation happens under a Redis lock on the output's root: shards start
+    at once and hold different partition locks, and two of them must not give a new output
+    two identities.
+    """
     existing = output_id(store)
     if existing is not None and not fresh:
         return existing
+    if r is not None and not fresh:
+        with _identity_lock(r, comparable_root(store)):
+            return ensure_output_id(store)
     created = {
         "output_id": str(uuid.uuid4()),
         "created_for": store.root,
@@ -79,6 +90,24 @@ def ensure_output_id(store: OutputStore, fresh: bool = False) -> str:
         write_empty_tables(store)
     store.write_json(IDENTITY, created)
     return created["output_id"]
+
+
+@contextmanager
+def _identity_lock(r: redis.Redis, root: str, ttl_ms: int = 60_000) -> Iterator[None]:
+    key = contract.identity_lock_key(root)
+    token, deadline = str(uuid.uuid4()), time.monotonic() + ttl_ms / 1000
+    while not r.set(key, token, nx=True, px=ttl_ms):
+        if time.monotonic() > deadline:
+            raise StateError(
+                f"Another run has been giving {root} its identity for {ttl_ms // 1000}s; "
+                f"if no run is starting, DEL {key} and run again."
+            )
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        if r.get(key) == token.encode():
+            r.delete(key)
 
 
 def write_empty_tables(store: OutputStore) -> None:
@@ -112,12 +141,12 @@ def check_output(
     """This output's binding (output_id "" if it has none yet); raises BindingError when the
     Redis offsets of any topic belong elsewhere. Reads only: no lock, no write."""
     here = Binding(comparable_root(store), output_id(store) or "", kafka_cluster_id(consumer))
+    # Redis before the manifest: a commit writes the manifest first, so a shard committing
+    # in between can make the head newer than Redis, never older.
+    states, bindings = {t: read_state(r, t) for t in topics}, read_bindings(r, topics)
     head = manifest.read_head(store)
     refuse_foreign_state(
-        {t: read_state(r, t) for t in topics},
-        read_bindings(r, topics),
-        here,
-        {t: manifest.head_offsets(head, t) for t in topics},
+        states, bindings, here, {t: manifest.head_offsets(head, t) for t in topics}
     )
     return here
 
@@ -179,7 +208,7 @@ def refuse_foreign_state(
         if ahead:
             raise BindingError(
                 f"The Redis offsets of {topic} ({_offsets(ahead)}) are ahead of what the output "
-                f"OUTPUT_FS={here.output_root} records in {IDENTITY.rsplit('/', 1)[0]}/head.json "
+                f"OUTPUT_FS={here.output_root} records in {IDENTITY.rsplit('/', 1)[0]}/head/ "
                 f"({_offsets(recorded) or 'nothing'}): its rows are in another output, or were "
                 f"deleted. Point OUTPUT_FS at the output that holds them; or to load everything "
                 f"again into {here.output_root}, use the README's reset commands "
@@ -209,11 +238,18 @@ def write_back(
     manifest (the keys were lost) are written back, and offsets committed before the binding
     existed are bound to this output. Under the run's locks; returns the topics written."""
     bound = read_bindings(r, tuple(states))
+
+    def behind(t: str) -> bool:  # a partition Redis lacks, or holds behind the manifest
+        st = states[t]
+        return st.status == "ok" and any(
+            st.last_offset.get(p, -1) < o for p, o in prior.offsets[t].items()
+        )
+
     stale = [
         t
         for t, st in states.items()
         if prior.offsets.get(t)
-        and (st.status == "missing" or (st.status == "ok" and bound[t] != here))
+        and (st.status == "missing" or (st.status == "ok" and bound[t] != here) or behind(t))
     ]
     if stale:
         commit(

@@ -51,12 +51,22 @@ local function is_reset(v)
   for _ in pairs(v) do n = n + 1 end
   return n == 1 and v[''] == 0
 end
+local function entries(v)
+  -- A JSON object of partition -> integer, which encode() can write back.
+  if type(v) ~= 'table' then return false end
+  for k, x in pairs(v) do
+    if type(k) ~= 'string' or not tonumber(k) or type(x) ~= 'number' then return false end
+  end
+  return true
+end
 local function load(key)
   local raw = redis.call('GET', key)
-  if not raw then return {}, false end
+  if not raw then return {}, false, true end
   local ok, v = pcall(cjson.decode, raw)
-  if not ok or (type(v) ~= 'table' and not is_reset(v)) then return nil, false end
-  return v, is_reset(v)
+  if not ok then return nil, false, false end
+  if is_reset(v) then return v, true, false end
+  if not entries(v) then return nil, false, false end
+  return v, false, false
 end
 local function wanted(v) if v == cjson.null then return nil end return v end
 local function encode(t)
@@ -68,10 +78,17 @@ local function encode(t)
 end
 local loaded = {}
 for i, t in ipairs(spec) do
-  local last, last_reset = load(KEYS[t.keys[1]])
+  local last, last_reset, last_missing = load(KEYS[t.keys[1]])
   local counts, counts_reset = load(KEYS[t.keys[2]])
   if last == nil or counts == nil then
-    return redis.error_reply('CHANGED ' .. KEYS[t.keys[1]] .. ' is no longer JSON')
+    return redis.error_reply('CHANGED ' .. KEYS[t.keys[1]] .. ' (or its counts) is no ' ..
+      'longer a JSON object of partitions')
+  end
+  -- As state.parse_state reads them: without last_offset the topic's keys are missing,
+  -- whatever its counts hold (kept for the other partitions, unless a reset value).
+  if last_missing then
+    if counts_reset then counts = {} end
+    counts_reset = false
   end
   if last_reset or counts_reset then
     last, counts = {}, {}
@@ -83,6 +100,7 @@ for i, t in ipairs(spec) do
     end
     local was_last, was_count = last[p.id], counts[p.id]
     if last_reset or counts_reset then was_last, was_count = -1, 0 end
+    if last_missing then was_count = nil end
     if was_last ~= wanted(p.expected[1]) or was_count ~= wanted(p.expected[2]) then
       return redis.error_reply('CHANGED partition ' .. p.id .. ' of ' .. KEYS[t.keys[1]] ..
         ' changed during the run')

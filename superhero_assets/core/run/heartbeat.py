@@ -1,4 +1,4 @@
-"""Heartbeats: a live run keeps its topic locks (and says it is alive) from a background thread.
+"""Heartbeats: a live run keeps its partition locks (and says it is alive) from a background thread.
 
 Locks expire after a short TTL, so a run that crashed frees its topics within that TTL. A
 live run must never lose them while it works, also in long steps that do not pass through
@@ -130,9 +130,9 @@ def run_was_seen(r: redis.Redis, run_id: str) -> bool:
 
 
 def release_locks_of_run(r: redis.Redis, store: OutputStore, run_id: str) -> list[str]:
-    """Give back the topic locks of a run that failed or died, if it still holds them.
+    """Give back the partition locks of a run that failed or died, if it still holds them.
 
-    Its plan stays pending: the next run redoes it. Returns the topics released.
+    Its plan stays pending: the next run redoes it. Returns the locks released.
     """
     pending = manifest.read_pending(store, run_id)
     if pending is None or pending.run_id != run_id:

@@ -1,6 +1,6 @@
-"""The run in progress, typed: what `_manifest/pending.json` holds and every phase takes.
+"""The run in progress, typed: what `_manifest/pending/{etl_id}.json` holds and every phase takes.
 
-prepare() writes it under the topic locks; land and commit take it, in one process or in
+prepare() writes it under the partition locks; land and commit take it, in one process or in
 Dagster steps of their own; a run that dies leaves it, and the next run redoes exactly its
 plan. The JSON keys are those earlier versions wrote, so a pending run left by one is still
 redone (a "derived" key they may hold, the chunks derived while landing, is not needed

@@ -112,7 +112,7 @@ class Loader:
             # cannot give it two.
             here = binding.Binding(
                 binding.comparable_root(self.store),
-                binding.ensure_output_id(self.store),
+                binding.ensure_output_id(self.store, r=r),
                 cluster_id,
             )
             binding.refuse_foreign_state(
@@ -159,6 +159,11 @@ class Loader:
             self._release(tokens)
             raise
 
+    @property
+    def _orphans_too(self) -> bool:
+        """Shard 1 also redoes a dead run's plan over topics no longer loaded."""
+        return self.config.shard.index == 1
+
     def _partitions_of_shard(self, consumer) -> set[tuple[str, int]]:
         """This shard's topic-partitions, from the cluster's metadata now."""
         self._known = {t: partitions(consumer, t) for t in self.config.topics}
@@ -174,11 +179,11 @@ class Loader:
         """
         ttl_ms = self.config.lock_ttl_s * 1000
         for _ in range(_LOCK_ATTEMPTS):
-            wanted, _ = _pending_over(self.store, mine)
+            wanted, _ = _pending_over(self.store, mine, self._orphans_too)
             tokens = locks.acquire_locks(self.redis_client, wanted, ttl_ms)
             if self.config.heartbeat:
                 heartbeat.keep_locks(self.redis_client, tokens, ttl_ms)
-            covered, pendings = _pending_over(self.store, mine)
+            covered, pendings = _pending_over(self.store, mine, self._orphans_too)
             if covered <= wanted:
                 return tokens, pendings
             self._release(tokens)
@@ -429,11 +434,18 @@ def _names(tokens: locks.Tokens) -> list[tuple[str, int]]:
 
 
 def _pending_over(
-    store: OutputStore, mine: set[tuple[str, int]]
+    store: OutputStore, mine: set[tuple[str, int]], orphans: bool
 ) -> tuple[set[tuple[str, int]], list[PendingRun]]:
-    """The pending plans over any of these partitions, and every partition they and these
-    cover together (pending plans never share a partition)."""
-    pendings = [p for p in manifest.read_pendings(store) if p.partitions() & mine]
+    """The pending plans over any of these partitions (with orphans, also those over no
+    topic of mine: SUPERHERO_TOPICS changed), and every partition they and these cover
+    together (pending plans never share a partition)."""
+    topics = {t for t, _ in mine}
+
+    def over(pending: PendingRun) -> bool:
+        parts = pending.partitions()
+        return bool(parts & mine) or (orphans and not {t for t, _ in parts} & topics)
+
+    pendings = [p for p in manifest.read_pendings(store) if over(p)]
     covered = set(mine).union(*(p.partitions() for p in pendings))
     return covered, pendings
 
