@@ -146,8 +146,10 @@ def restart_redis(rig: Rig, n: int) -> dict:
 
 
 def concurrent_runs(rig: Rig, n: int) -> dict:
-    """Two runs started at the same moment: the locks must let only one load."""
-    first, second = rig.start_load(), rig.start_load()
+    """Two runs (of one shard, when sharded) started at the same moment: the locks must let
+    only one load."""
+    shard = rig.next_shard()
+    first, second = rig.start_load(shard=shard), rig.start_load(shard=shard)
     rcs = [rig.finish(first), rig.finish(second)]
     return {"rc": rcs, "live": True}
 
