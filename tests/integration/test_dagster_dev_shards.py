@@ -10,7 +10,7 @@ import time
 import pytest
 
 from superhero_assets.core import contract
-from tests.support.dagster_dev import LOCATION, Dev
+from tests.support.dagster_dev import LOCATION, Dev, launched_while_another_ran
 from tests.support.dagster_ui import (
     launch_backfill,
     runs_of_partitions,
@@ -40,12 +40,6 @@ def successful(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r["status"] == "SUCCESS"]
 
 
-def overlapping(runs: list[dict]) -> bool:
-    """Some two runs were in progress at the same moment."""
-    spans = sorted((r["startTime"], r["endTime"]) for r in runs if r["startTime"])
-    return any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
-
-
 def assert_loaded_once(dev, new: dict[str, int]) -> None:
     """Everything produced so far, these new messages included, is loaded exactly once."""
     expected = dev.produced = {k: v + new[k] for k, v in dev.produced.items()}
@@ -73,7 +67,7 @@ def test_the_sensor_starts_one_run_per_lagging_shard_and_they_run_at_once(dev):
     runs = successful(runs_of_partitions(dev.url))
     assert {r["partition"] for r in runs} == set(SHARDS)
     assert all(r["tags"].get("superhero/trigger") == "kafka_lag_sensor" for r in runs)
-    assert overlapping(runs), runs
+    assert launched_while_another_ran(dev.env["DAGSTER_HOME"], [r["runId"] for r in runs]), runs
 
 
 def test_a_backfill_over_the_shards_runs_them_at_once_and_loads_exactly_once(dev):
@@ -84,4 +78,4 @@ def test_a_backfill_over_the_shards_runs_them_at_once_and_loads_exactly_once(dev
     assert_loaded_once(dev, more)
     runs = [r for r in runs_of_partitions(dev.url) if r["runId"] not in before]
     assert sorted(r["partition"] for r in successful(runs)) == SHARDS
-    assert overlapping(runs), runs
+    assert launched_while_another_ran(dev.env["DAGSTER_HOME"], [r["runId"] for r in runs]), runs

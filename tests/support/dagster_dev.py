@@ -33,3 +33,19 @@ class Dev:
         while time.monotonic() < deadline and self.rows(table) < want:
             time.sleep(1)
         return self.rows(table)
+
+
+def launched_while_another_ran(dagster_home: str, run_ids: list[str]) -> bool:
+    """Whether the run coordinator launched one of these runs before another had ended: the
+    runs were in progress together (with a limit of one run, each waits for the last)."""
+    import dagster as dg
+
+    spans = []
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        for run_id in run_ids:
+            launched = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_STARTING)
+            ended = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+            if launched and ended:
+                spans.append((launched[0].timestamp, ended[-1].timestamp))
+    spans.sort()
+    return any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
