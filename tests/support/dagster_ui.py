@@ -117,13 +117,17 @@ def launch_materialize_all(
     return result["run"]["runId"]
 
 
-def stop_sensor(url: str, location: str, sensor: str) -> None:
-    """What the UI's sensor toggle does: the sensor launches no more runs."""
-    selector = {
+def sensor_selector(location: str, sensor: str) -> dict[str, str]:
+    return {
         "repositoryLocationName": location,
         "repositoryName": "__repository__",
         "sensorName": sensor,
     }
+
+
+def stop_sensor(url: str, location: str, sensor: str) -> None:
+    """What the UI's sensor toggle does: the sensor launches no more runs."""
+    selector = sensor_selector(location, sensor)
     found = graphql(url, SENSOR_STATE, {"selector": selector})["sensorOrError"]
     assert found["__typename"] == "Sensor", found
     stopped = graphql(url, STOP_SENSOR, {"id": found["sensorState"]["id"]})["stopSensor"]
@@ -133,11 +137,7 @@ def stop_sensor(url: str, location: str, sensor: str) -> None:
 
 def start_sensor(url: str, location: str, sensor: str) -> None:
     """What the UI's sensor toggle does to turn it back on."""
-    selector = {
-        "repositoryLocationName": location,
-        "repositoryName": "__repository__",
-        "sensorName": sensor,
-    }
+    selector = sensor_selector(location, sensor)
     started = graphql(url, START_SENSOR, {"selector": selector})["startSensor"]
     assert started["__typename"] == "Sensor", started
     assert started["sensorState"]["status"] == "RUNNING", started
